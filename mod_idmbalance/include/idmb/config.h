@@ -1,0 +1,69 @@
+// The configuration model: balancers and members as the operator wrote them. Independent of
+// httpd's directive table, so the mod_jk importer can build the same model.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "idmb/expected.h"
+
+namespace idmb::config {
+
+enum class Activation { Active, Disabled, Stopped, Standby };
+enum class Method { Requests, Traffic, Busyness, P2C };
+
+std::string_view to_string(Activation a);
+std::string_view to_string(Method m);
+
+struct MemberConfig {
+  std::string name;
+  std::string host;            // from ajp://HOST:PORT; IPv6 as [::1]
+  std::uint16_t port = 0;
+  std::string route;           // defaults to name (Tomcat's jvmRoute)
+  std::uint32_t factor = 1;    // 1..100
+  Activation activation = Activation::Active;
+  std::string domain;
+  std::string redirect;
+  std::string secret;          // empty: the balancer's IdmSecret, if any
+};
+
+struct StickyConfig {
+  bool enabled = true;
+  std::string cookie = "JSESSIONID";
+  std::string path_param = "jsessionid";
+  bool force = false;
+};
+
+struct BalancerConfig {
+  std::string name;
+  std::vector<MemberConfig> members;
+  StickyConfig sticky;
+  Method method = Method::Requests;
+  std::string secret;                       // IdmSecret: default for members without secret=
+  std::uint32_t connect_timeout_ms = 5000;  // IdmConnectTimeout
+  std::uint32_t ping_timeout_ms = 2000;     // IdmPingTimeout: CPING before reusing an idle connection
+  std::uint32_t reply_timeout_ms = 60000;   // IdmReplyTimeout: gap between backend packets
+  std::uint32_t ping_after_idle_ms = 10000; // IdmPingAfterIdle: idle time after which reuse needs a CPING
+  std::uint32_t pool_idle_timeout_ms = 60000;  // IdmPoolIdleTimeout: idle connections are closed after this
+  std::uint32_t pool_max = 0;               // IdmPoolSize: 0 = ThreadsPerChild
+  std::uint32_t packet_size = 8192;         // IdmPacketSize: must match Tomcat's packetSize
+};
+
+// Parses the arguments of `IdmMember NAME ajp://HOST:PORT [key=value ...]`.
+Expected<MemberConfig> parse_member(const std::vector<std::string_view>& args);
+
+// Parses a duration: "5" (seconds), "5s", "250ms", "2m". Must be > 0.
+Expected<std::uint32_t> parse_duration_ms(std::string_view text);
+
+// Applies one balancer-level directive (e.g. "IdmConnectTimeout", {"3s"}) to `balancer`.
+// Names are case-insensitive; the error names the directive and what is wrong.
+Status apply_balancer_directive(BalancerConfig& balancer, std::string_view directive,
+                                const std::vector<std::string_view>& args);
+
+// Whole-balancer checks run once the section is closed: at least one member, unique member
+// names and routes, redirect targets exist.
+Status validate(const BalancerConfig& balancer);
+
+}  // namespace idmb::config

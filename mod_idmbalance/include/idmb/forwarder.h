@@ -1,0 +1,89 @@
+// One request/response exchange with Tomcat over an AJP connection, as a state machine over
+// two injected interfaces: the backend byte stream and the client side. The shim implements
+// both with APR sockets and bucket brigades; unit tests implement them in memory.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "idmb/ajp_codec.h"
+
+namespace idmb::forward {
+
+enum class IoStatus { Ok, Eof, Timeout, Error };
+std::string_view to_string(IoStatus s);
+
+// A connected AJP byte stream. Reads and writes block up to the stream's current timeout.
+class BackendStream {
+ public:
+  virtual ~BackendStream() = default;
+  virtual IoStatus write_all(std::span<const std::uint8_t> data) = 0;
+  // Fills `out` completely, or fails.
+  virtual IoStatus read_exact(std::span<std::uint8_t> out) = 0;
+  virtual void set_timeout_ms(std::uint32_t ms) = 0;
+};
+
+// The client's side of the request: where the body comes from, where the response goes.
+class ClientSide {
+ public:
+  virtual ~ClientSide() = default;
+  struct Read {
+    IoStatus status;  // Ok with n == 0 means end of body; Error means malformed or short body
+    std::size_t n;
+  };
+  virtual Read read_body(std::span<std::uint8_t> out) = 0;
+  // Each returns false when the client is gone.
+  virtual bool send_headers(const ajp::SendHeaders& headers) = 0;
+  virtual bool send_body(std::span<const std::uint8_t> data) = 0;
+  virtual bool flush() = 0;
+};
+
+// How the client framed its body, as the shim found it.
+struct BodyPlan {
+  enum class Kind { None, Length, Chunked };
+  Kind kind = Kind::None;
+  std::uint64_t length = 0;  // for Kind::Length, > 0
+};
+
+// How an exchange ended. The class decides the client's status code and whether the member is
+// to blame (issue: failure classification).
+enum class Outcome {
+  Ok,               // response complete
+  ClientBodyError,  // client body malformed or shorter than announced: 400, member not blamed
+  ClientAborted,    // client went away mid-response: member not blamed
+  ConnectFailed,    // (shim only) connection refused or timed out: 503
+  BackendClosed,    // backend closed or reset: 503 if nothing was sent, else 502
+  BackendTimeout,   // no packet within the reply timeout: 504
+  ProtocolError,    // backend sent something that is not valid AJP: 502
+  RequestTooLarge,  // request head does not fit one packet: 413
+};
+std::string_view to_string(Outcome o);
+
+struct Result {
+  Outcome outcome = Outcome::Ok;
+  bool reuse_connection = false;  // only if END_RESPONSE said reuse and nothing went wrong
+  bool request_sent = false;      // some byte of FORWARD_REQUEST reached the backend
+  bool response_started = false;  // headers were handed to the client
+  bool body_consumed = false;     // some client body byte was read (a retry could not replay it)
+  int status = 0;                 // backend status, once known
+  std::uint64_t bytes_to_backend = 0;    // body bytes sent
+  std::uint64_t bytes_from_backend = 0;  // body bytes received
+  std::string detail;             // cause, for the log line
+};
+
+struct ExchangeOptions {
+  std::size_t packet_size = ajp::kMinPacketSize;
+  std::uint32_t reply_timeout_ms = 60000;
+  bool head_request = false;  // discard any body Tomcat sends
+};
+
+// Runs one exchange on a connection that is ready for a new request. `packet` must be at least
+// options.packet_size bytes; it is used for both directions.
+Result exchange(const ajp::ForwardRequest& request, const BodyPlan& body, const ExchangeOptions& options,
+                std::span<std::uint8_t> packet, BackendStream& backend, ClientSide& client);
+
+// CPING, then waits up to timeout_ms for CPONG. True if the connection answered correctly.
+bool cping(BackendStream& backend, std::uint32_t timeout_ms, std::string& detail);
+
+}  // namespace idmb::forward

@@ -1,0 +1,29 @@
+// HTTP framing rules the proxy enforces on both sides.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace idmb::http {
+
+// Strict Content-Length: digits only, no sign, no spaces, no overflow. nullopt if invalid.
+std::optional<std::uint64_t> parse_content_length(std::string_view text);
+
+// Headers that describe one hop and are never forwarded to Tomcat (Connection, Keep-Alive,
+// Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade, Proxy-Authorization is kept).
+bool is_hop_by_hop(std::string_view name);
+
+// True if `name` is listed in the given Connection header value (comma separated tokens).
+bool listed_in_connection(std::string_view connection_value, std::string_view name);
+
+// Backend response headers that must not reach the client as sent: Content-Length,
+// Transfer-Encoding (httpd frames the body itself; CVE-2024-24795) and hop-by-hop ones.
+bool drop_from_response(std::string_view name);
+
+// True if the status code has no body (1xx, 204, 304).
+constexpr bool status_has_no_body(int status) {
+  return status < 200 || status == 204 || status == 304;
+}
+
+}  // namespace idmb::http
