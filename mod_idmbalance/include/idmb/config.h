@@ -51,11 +51,20 @@ struct BalancerConfig {
   std::uint32_t packet_size = 8192;         // IdmPacketSize: must match Tomcat's packetSize
 };
 
+// Balancer and member names: 1..63 bytes of [A-Za-z0-9_.-].
+bool is_valid_name(std::string_view name);
+// Session routes: as names but without '.', since a route follows the '.' in a session id.
+bool is_valid_route(std::string_view route);
+// AJP secrets: 1..255 bytes of printable ASCII without spaces.
+bool is_valid_secret(std::string_view secret);
+
 // Parses the arguments of `IdmMember NAME ajp://HOST:PORT [key=value ...]`.
 Expected<MemberConfig> parse_member(const std::vector<std::string_view>& args);
 
 // Parses a duration: "5" (seconds), "5s", "250ms", "2m". Must be > 0.
 Expected<std::uint32_t> parse_duration_ms(std::string_view text);
+// As parse_duration_ms, but zero ("0", "0s", "0ms") is allowed (IdmPingAfterIdle 0).
+Expected<std::uint32_t> parse_duration_or_zero_ms(std::string_view text);
 
 // Applies one balancer-level directive (e.g. "IdmConnectTimeout", {"3s"}) to `balancer`.
 // Names are case-insensitive; the error names the directive and what is wrong.

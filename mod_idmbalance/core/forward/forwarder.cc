@@ -1,0 +1,240 @@
+// The AJP exchange state machine: send FORWARD_REQUEST and the body as Tomcat asks for it,
+// relay SEND_HEADERS / SEND_BODY_CHUNK to the client, stop at END_RESPONSE.
+#include "idmb/forwarder.h"
+
+#include <algorithm>
+#include <string>
+
+#include "idmb/http_rules.h"
+
+namespace idmb::forward {
+
+std::string_view to_string(IoStatus s) {
+  switch (s) {
+    case IoStatus::Ok: return "ok";
+    case IoStatus::Eof: return "connection closed by peer";
+    case IoStatus::Timeout: return "timed out";
+    case IoStatus::Error: return "I/O error";
+  }
+  return "?";
+}
+
+std::string_view to_string(Outcome o) {
+  switch (o) {
+    case Outcome::Ok: return "ok";
+    case Outcome::ClientBodyError: return "client body error";
+    case Outcome::ClientAborted: return "client aborted";
+    case Outcome::ConnectFailed: return "connect failed";
+    case Outcome::BackendClosed: return "backend closed connection";
+    case Outcome::BackendTimeout: return "reply timeout";
+    case Outcome::ProtocolError: return "AJP protocol error";
+    case Outcome::RequestTooLarge: return "request head too large";
+  }
+  return "?";
+}
+
+namespace {
+
+class Exchange {
+ public:
+  Exchange(const BodyPlan& body, const ExchangeOptions& options, std::span<std::uint8_t> packet,
+           BackendStream& backend, ClientSide& client)
+      : body_(body), options_(options), packet_(packet.first(options.packet_size)),
+        backend_(backend), client_(client),
+        body_remaining_(body.kind == BodyPlan::Kind::Length ? body.length : 0),
+        body_done_(body.kind == BodyPlan::Kind::None) {}
+
+  Result run(const ajp::ForwardRequest& request) {
+    backend_.set_timeout_ms(options_.reply_timeout_ms);
+    auto size = ajp::encode_forward_request(request, packet_);
+    if (!size) {
+      return finish(Outcome::RequestTooLarge, size.error());
+    }
+    result_.request_sent = true;  // from here on a byte may have reached Tomcat
+    if (auto s = backend_.write_all(packet_.first(*size)); s != IoStatus::Ok) {
+      return finish(Outcome::BackendClosed, "sending request: " + std::string(to_string(s)));
+    }
+    // Tomcat expects the first body packet unsolicited iff it was told a Content-Length > 0.
+    if (body_.kind == BodyPlan::Kind::Length) {
+      if (!send_body_packet(ajp::max_request_body_chunk(options_.packet_size))) {
+        return result_;
+      }
+    }
+    return relay_response();
+  }
+
+ private:
+  Result relay_response() {
+    bool headers_seen = false;
+    for (;;) {
+      auto payload = read_packet();
+      if (!payload) {
+        return result_;
+      }
+      auto message = ajp::decode_message(*payload);
+      if (!message) {
+        return finish(Outcome::ProtocolError, message.error());
+      }
+      if (auto* h = std::get_if<ajp::SendHeaders>(&*message)) {
+        if (headers_seen) {
+          return finish(Outcome::ProtocolError, "second SEND_HEADERS");
+        }
+        headers_seen = true;
+        result_.status = h->status;
+        discard_body_ = options_.head_request || http::status_has_no_body(h->status);
+        if (!client_.send_headers(*h)) {
+          return finish(Outcome::ClientAborted, "client gone while sending headers");
+        }
+        result_.response_started = true;
+      } else if (auto* c = std::get_if<ajp::BodyChunk>(&*message)) {
+        if (!headers_seen) {
+          return finish(Outcome::ProtocolError, "body chunk before SEND_HEADERS");
+        }
+        result_.bytes_from_backend += c->data.size();
+        bool client_ok = c->data.empty() ? client_.flush() : (discard_body_ || client_.send_body(c->data));
+        if (!client_ok) {
+          return finish(Outcome::ClientAborted, "client gone while sending body");
+        }
+      } else if (auto* g = std::get_if<ajp::GetBodyChunk>(&*message)) {
+        std::size_t wanted = std::min<std::size_t>(g->requested, ajp::max_request_body_chunk(options_.packet_size));
+        if (!send_body_packet(wanted)) {
+          return result_;
+        }
+      } else if (auto* e = std::get_if<ajp::EndResponse>(&*message)) {
+        if (!headers_seen) {
+          return finish(Outcome::ProtocolError, "END_RESPONSE before SEND_HEADERS");
+        }
+        result_.outcome = Outcome::Ok;
+        result_.reuse_connection = e->reuse;
+        return result_;
+      } else {
+        return finish(Outcome::ProtocolError, "unexpected CPONG during a request");
+      }
+    }
+  }
+
+  // Reads one Tomcat packet into packet_; returns its payload, or nothing after finish().
+  std::optional<std::span<const std::uint8_t>> read_packet() {
+    auto header = packet_.first(ajp::kHeaderSize);
+    if (auto s = backend_.read_exact(header); s != IoStatus::Ok) {
+      fail_read(s, "waiting for reply");
+      return std::nullopt;
+    }
+    auto length = ajp::decode_packet_header(header, options_.packet_size);
+    if (!length) {
+      finish(Outcome::ProtocolError, length.error());
+      return std::nullopt;
+    }
+    auto payload = packet_.subspan(ajp::kHeaderSize, *length);
+    if (auto s = backend_.read_exact(payload); s != IoStatus::Ok) {
+      fail_read(s, "reading packet");
+      return std::nullopt;
+    }
+    return payload;
+  }
+
+  void fail_read(IoStatus s, std::string_view when) {
+    std::string detail = std::string(when) + ": " + std::string(to_string(s));
+    finish(s == IoStatus::Timeout ? Outcome::BackendTimeout : Outcome::BackendClosed, std::move(detail));
+  }
+
+  // Sends up to `max` client body bytes as one packet (the empty packet once the body ends).
+  bool send_body_packet(std::size_t max) {
+    std::size_t n = 0;
+    if (!body_done_) {
+      if (body_.kind == BodyPlan::Kind::Length) {
+        max = static_cast<std::size_t>(std::min<std::uint64_t>(max, body_remaining_));
+      }
+      auto room = packet_.subspan(ajp::kBodyChunkOverhead, max);
+      while (n < max) {
+        auto read = client_.read_body(room.subspan(n));
+        if (read.status != IoStatus::Ok) {
+          return fail_body("client body: " + std::string(to_string(read.status)));
+        }
+        if (read.n == 0) {
+          break;
+        }
+        n += read.n;
+        result_.body_consumed = true;
+      }
+      if (body_.kind == BodyPlan::Kind::Length) {
+        if (n < max) {
+          return fail_body("client body shorter than its Content-Length");
+        }
+        body_remaining_ -= n;
+        body_done_ = body_remaining_ == 0;
+      } else if (n < max) {
+        // The chunked body ended; Tomcat asks once more and then gets the empty packet.
+        body_done_ = true;
+      }
+    }
+    std::size_t size = ajp::finish_body_chunk(packet_, n);
+    if (auto s = backend_.write_all(packet_.first(size)); s != IoStatus::Ok) {
+      finish(Outcome::BackendClosed, "sending body: " + std::string(to_string(s)));
+      return false;
+    }
+    result_.bytes_to_backend += n;
+    return true;
+  }
+
+  bool fail_body(std::string detail) {
+    finish(Outcome::ClientBodyError, std::move(detail));
+    return false;
+  }
+
+  Result finish(Outcome outcome, std::string detail) {
+    result_.outcome = outcome;
+    result_.reuse_connection = false;
+    result_.detail = std::move(detail);
+    return result_;
+  }
+
+  const BodyPlan& body_;
+  const ExchangeOptions& options_;
+  std::span<std::uint8_t> packet_;
+  BackendStream& backend_;
+  ClientSide& client_;
+  std::uint64_t body_remaining_;
+  bool body_done_;
+  bool discard_body_ = false;
+  Result result_;
+};
+
+}  // namespace
+
+Result exchange(const ajp::ForwardRequest& request, const BodyPlan& body, const ExchangeOptions& options,
+                std::span<std::uint8_t> packet, BackendStream& backend, ClientSide& client) {
+  return Exchange(body, options, packet, backend, client).run(request);
+}
+
+bool cping(BackendStream& backend, std::uint32_t timeout_ms, std::string& detail) {
+  std::uint8_t buf[ajp::kHeaderSize + 8];
+  backend.set_timeout_ms(timeout_ms);
+  std::size_t n = ajp::encode_cping(buf);
+  if (auto s = backend.write_all({buf, n}); s != IoStatus::Ok) {
+    detail = "CPING write: " + std::string(to_string(s));
+    return false;
+  }
+  if (auto s = backend.read_exact({buf, ajp::kHeaderSize}); s != IoStatus::Ok) {
+    detail = "waiting for CPONG: " + std::string(to_string(s));
+    return false;
+  }
+  // A CPONG payload is one byte; refuse anything longer than our small buffer.
+  auto length = ajp::decode_packet_header({buf, ajp::kHeaderSize}, ajp::kHeaderSize + 8);
+  if (!length) {
+    detail = "CPONG: " + length.error();
+    return false;
+  }
+  if (auto s = backend.read_exact({buf + ajp::kHeaderSize, *length}); s != IoStatus::Ok) {
+    detail = "reading CPONG: " + std::string(to_string(s));
+    return false;
+  }
+  auto message = ajp::decode_message({buf + ajp::kHeaderSize, *length});
+  if (!message || !std::holds_alternative<ajp::Cpong>(*message)) {
+    detail = "answer to CPING is not CPONG";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace idmb::forward

@@ -1,0 +1,97 @@
+#include "client_brigade.h"
+
+#include "apr_buckets.h"
+#include "apr_strings.h"
+#include "http_protocol.h"
+#include "http_request.h"
+
+#include "idmb/http_rules.h"
+
+namespace idmb::shim {
+
+ClientBrigade::ClientBrigade(request_rec* r)
+    : r_(r),
+      out_(apr_brigade_create(r->pool, r->connection->bucket_alloc)),
+      in_(apr_brigade_create(r->pool, r->connection->bucket_alloc)) {}
+
+ClientBrigade::Read ClientBrigade::read_body(std::span<std::uint8_t> out) {
+  while (!body_ended_) {
+    apr_status_t rv = ap_get_brigade(r_->input_filters, in_, AP_MODE_READBYTES, APR_BLOCK_READ,
+                                     static_cast<apr_off_t>(out.size()));
+    if (rv != APR_SUCCESS) {
+      apr_brigade_cleanup(in_);
+      return {forward::IoStatus::Error, 0};
+    }
+    for (apr_bucket* b = APR_BRIGADE_FIRST(in_); b != APR_BRIGADE_SENTINEL(in_); b = APR_BUCKET_NEXT(b)) {
+      if (APR_BUCKET_IS_EOS(b)) {
+        body_ended_ = true;
+      }
+    }
+    apr_size_t len = out.size();
+    rv = apr_brigade_flatten(in_, reinterpret_cast<char*>(out.data()), &len);
+    apr_brigade_cleanup(in_);
+    if (rv != APR_SUCCESS) {
+      return {forward::IoStatus::Error, 0};
+    }
+    if (len > 0) {
+      return {forward::IoStatus::Ok, len};
+    }
+  }
+  return {forward::IoStatus::Ok, 0};
+}
+
+bool ClientBrigade::send_headers(const ajp::SendHeaders& headers) {
+  r_->status = headers.status;
+  // Tomcat sends the numeric code as its reason phrase; httpd's own phrase is better then.
+  bool numeric_reason = headers.reason.find_first_not_of("0123456789") == std::string_view::npos;
+  if (!numeric_reason) {
+    r_->status_line = apr_psprintf(r_->pool, "%d %.*s", headers.status, static_cast<int>(headers.reason.size()),
+                                   headers.reason.data());
+  }
+  for (const auto& h : headers.headers) {
+    if (http::drop_from_response(h.name)) {
+      continue;
+    }
+    const char* value = apr_pstrmemdup(r_->pool, h.value.data(), h.value.size());
+    if (h.name.size() == 12 && ap_cstr_casecmpn(h.name.data(), "Content-Type", 12) == 0) {
+      ap_set_content_type(r_, value);
+      continue;
+    }
+    apr_table_addn(r_->headers_out, apr_pstrmemdup(r_->pool, h.name.data(), h.name.size()), value);
+  }
+  return !r_->connection->aborted;
+}
+
+bool ClientBrigade::send_body(std::span<const std::uint8_t> data) {
+  // Copied: the packet buffer is overwritten by the next read from Tomcat.
+  apr_bucket* b = apr_bucket_heap_create(reinterpret_cast<const char*>(data.data()), data.size(), nullptr,
+                                         r_->connection->bucket_alloc);
+  APR_BRIGADE_INSERT_TAIL(out_, b);
+  return pass();
+}
+
+bool ClientBrigade::flush() {
+  APR_BRIGADE_INSERT_TAIL(out_, apr_bucket_flush_create(r_->connection->bucket_alloc));
+  return pass();
+}
+
+void ClientBrigade::finish() {
+  APR_BRIGADE_INSERT_TAIL(out_, apr_bucket_eos_create(r_->connection->bucket_alloc));
+  pass();
+}
+
+void ClientBrigade::abort_response() {
+  r_->connection->keepalive = AP_CONN_CLOSE;
+  APR_BRIGADE_INSERT_TAIL(out_, ap_bucket_error_create(HTTP_BAD_GATEWAY, nullptr, r_->pool,
+                                                       r_->connection->bucket_alloc));
+  APR_BRIGADE_INSERT_TAIL(out_, apr_bucket_eos_create(r_->connection->bucket_alloc));
+  pass();
+}
+
+bool ClientBrigade::pass() {
+  apr_status_t rv = ap_pass_brigade(r_->output_filters, out_);
+  apr_brigade_cleanup(out_);
+  return rv == APR_SUCCESS && !r_->connection->aborted;
+}
+
+}  // namespace idmb::shim

@@ -1,0 +1,34 @@
+// The client side of an exchange on httpd's filter chains: the request body comes from the
+// input filters (which undo chunking and enforce Content-Length), the response goes out as
+// bucket brigades, so nothing is buffered whole.
+#pragma once
+
+#include "httpd.h"
+#include "util_filter.h"
+
+#include "idmb/forwarder.h"
+
+namespace idmb::shim {
+
+class ClientBrigade final : public forward::ClientSide {
+ public:
+  explicit ClientBrigade(request_rec* r);
+  Read read_body(std::span<std::uint8_t> out) override;
+  bool send_headers(const ajp::SendHeaders& headers) override;
+  bool send_body(std::span<const std::uint8_t> data) override;
+  bool flush() override;
+  // Ends a complete response.
+  void finish();
+  // Ends a response whose headers went out but whose body broke: the client sees a truncated
+  // response and the connection is closed, never a short body that looks whole.
+  void abort_response();
+
+ private:
+  bool pass();
+  request_rec* r_;
+  apr_bucket_brigade* out_;
+  apr_bucket_brigade* in_;
+  bool body_ended_ = false;
+};
+
+}  // namespace idmb::shim

@@ -1,0 +1,120 @@
+#include "request_mapping.h"
+
+#include "apr_strings.h"
+#include "http_core.h"
+#include "http_protocol.h"
+#include "http_ssl.h"
+
+#include "idmb/http_rules.h"
+#include "idmb/uri_path.h"
+
+namespace idmb::shim {
+namespace {
+
+std::optional<std::string_view> opt(const char* s) {
+  if (s == nullptr || *s == '\0') {
+    return std::nullopt;
+  }
+  return std::string_view(s);
+}
+
+// Client framing: chunked, a strict Content-Length, or no body. Anything else is refused
+// here, before a byte goes to Tomcat (request smuggling, CVE-2022-26377 class).
+int plan_body(request_rec* r, forward::BodyPlan& plan, const char** why) {
+  const char* te = apr_table_get(r->headers_in, "Transfer-Encoding");
+  const char* cl = apr_table_get(r->headers_in, "Content-Length");
+  if (te != nullptr) {
+    if (ap_cstr_casecmp(te, "chunked") != 0) {
+      *why = "Transfer-Encoding other than chunked";
+      return HTTP_BAD_REQUEST;
+    }
+    plan.kind = forward::BodyPlan::Kind::Chunked;
+    return OK;
+  }
+  if (cl != nullptr) {
+    auto length = http::parse_content_length(cl);
+    if (!length) {
+      *why = "invalid Content-Length";
+      return HTTP_BAD_REQUEST;
+    }
+    if (*length > 0) {
+      plan.kind = forward::BodyPlan::Kind::Length;
+      plan.length = *length;
+    }
+  }
+  return OK;
+}
+
+void add_ssl_attributes(request_rec* r, ajp::ForwardRequest& fr) {
+  auto var = [r](const char* name) {
+    return ap_ssl_var_lookup(r->pool, r->server, r->connection, r, name);
+  };
+  fr.ssl_cipher = opt(var("SSL_CIPHER"));
+  fr.ssl_session = opt(var("SSL_SESSION_ID"));
+  if (const char* bits = var("SSL_CIPHER_USEKEYSIZE"); bits != nullptr && *bits) {
+    fr.ssl_key_size = static_cast<std::uint16_t>(apr_atoi64(bits));
+  }
+  // Client certificate first, then its chain, as one PEM string (Tomcat parses them all).
+  if (const char* cert = var("SSL_CLIENT_CERT"); cert != nullptr && *cert) {
+    const char* pem = cert;
+    for (int i = 0; i < 16; ++i) {
+      const char* link = var(apr_psprintf(r->pool, "SSL_CLIENT_CERT_CHAIN_%d", i));
+      if (link == nullptr || *link == '\0') {
+        break;
+      }
+      pem = apr_pstrcat(r->pool, pem, "\n", link, nullptr);
+    }
+    fr.ssl_cert = pem;
+  }
+  if (const char* protocol = var("SSL_PROTOCOL"); protocol != nullptr && *protocol) {
+    fr.request_attributes.push_back({"AJP_SSL_PROTOCOL", protocol});
+  }
+}
+
+}  // namespace
+
+int map_request(request_rec* r, MappedRequest& out, const char** why) {
+  ajp::ForwardRequest& fr = out.ajp;
+  if (int status = plan_body(r, out.body, why); status != OK) {
+    return status;
+  }
+  // Forward the path exactly as the client encoded it: Tomcat decodes once (no double decoding).
+  const char* raw_path = r->parsed_uri.path ? r->parsed_uri.path : "/";
+  if (!is_forwardable_raw_path(raw_path)) {
+    *why = "request path contains bytes that cannot be forwarded";
+    return HTTP_BAD_REQUEST;
+  }
+  fr.method = r->method;
+  fr.protocol = r->protocol;
+  fr.uri = raw_path;
+  fr.remote_addr = r->useragent_ip;
+  fr.server_name = ap_get_server_name(r);
+  fr.server_port = static_cast<std::uint16_t>(ap_get_server_port(r));
+  fr.is_ssl = ap_ssl_conn_is_ssl(r->connection) != 0;
+  fr.query_string = opt(r->args);
+  fr.remote_user = opt(r->user);
+  fr.auth_type = opt(r->ap_auth_type);
+
+  const char* connection = apr_table_get(r->headers_in, "Connection");
+  const apr_array_header_t* elts = apr_table_elts(r->headers_in);
+  const auto* entries = reinterpret_cast<const apr_table_entry_t*>(elts->elts);
+  fr.headers.reserve(static_cast<std::size_t>(elts->nelts));
+  for (int i = 0; i < elts->nelts; ++i) {
+    const char* name = entries[i].key;
+    if (name == nullptr || http::is_hop_by_hop(name) ||
+        (connection != nullptr && http::listed_in_connection(connection, name))) {
+      continue;
+    }
+    fr.headers.push_back({name, entries[i].val ? entries[i].val : ""});
+  }
+
+  if (fr.is_ssl) {
+    add_ssl_attributes(r, fr);
+  }
+  fr.request_attributes.push_back(
+      {"AJP_REMOTE_PORT", apr_itoa(r->pool, r->useragent_addr ? r->useragent_addr->port : 0)});
+  fr.request_attributes.push_back({"AJP_LOCAL_ADDR", r->connection->local_ip});
+  return OK;
+}
+
+}  // namespace idmb::shim

@@ -1,0 +1,91 @@
+#include "runtime.h"
+
+#include <netdb.h>
+
+#include <cstring>
+
+#include "ap_mpm.h"
+#include "shim_module.h"
+
+namespace idmb::shim {
+namespace {
+
+// Strips the brackets of an IPv6 literal for getaddrinfo.
+std::string bare_host(const std::string& host) {
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    return host.substr(1, host.size() - 2);
+  }
+  return host;
+}
+
+std::string resolve(MemberRuntime& member) {
+  const auto& cfg = *member.config;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  std::string port = std::to_string(cfg.port);
+  int rc = ::getaddrinfo(bare_host(cfg.host).c_str(), port.c_str(), &hints, &found);
+  if (rc != 0 || found == nullptr) {
+    return "cannot resolve " + cfg.host + ": " + ::gai_strerror(rc);
+  }
+  std::memcpy(&member.sockaddr, found->ai_addr, found->ai_addrlen);
+  member.sockaddr_len = found->ai_addrlen;
+  ::freeaddrinfo(found);
+  return {};
+}
+
+}  // namespace
+
+std::string check_config(server_rec* main_server) {
+  // Balancer names are global: a VirtualHost may mount a balancer the main server defines.
+  // Each server's config holds only the balancers defined in its own scope.
+  std::unordered_map<std::string, bool> defined;
+  for (server_rec* s = main_server; s != nullptr; s = s->next) {
+    for (const auto& balancer : server_config(s)->balancers) {
+      if (defined.count(balancer.name)) {
+        return "<IdmBalancer " + balancer.name + "> is defined more than once";
+      }
+      defined[balancer.name] = true;
+    }
+  }
+  for (server_rec* s = main_server; s != nullptr; s = s->next) {
+    for (const auto& rule : server_config(s)->mounts.mounts()) {
+      if (!defined.count(rule.balancer)) {
+        return "IdmMount " + rule.pattern + " " + rule.balancer + ": no <IdmBalancer " + rule.balancer + "> is defined";
+      }
+    }
+    for (const auto& rule : server_config(s)->mounts.unmounts()) {
+      if (rule.balancer != "*" && !defined.count(rule.balancer)) {
+        return "IdmUnmount " + rule.pattern + " " + rule.balancer + ": no <IdmBalancer " + rule.balancer + "> is defined";
+      }
+    }
+  }
+  return {};
+}
+
+std::string build_runtime(Runtime& runtime, server_rec* main_server, apr_pool_t*) {
+  int threads = 1;
+  ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads);
+  for (server_rec* s = main_server; s != nullptr; s = s->next) {
+    for (const auto& balancer : server_config(s)->balancers) {
+      auto& b = runtime.balancers.emplace_back();
+      b.config = &balancer;
+      for (const auto& member_config : balancer.members) {
+        auto& m = b.members.emplace_back();
+        m.config = &member_config;
+        m.address = member_config.host + ":" + std::to_string(member_config.port);
+        m.secret = member_config.secret.empty() ? balancer.secret : member_config.secret;
+        std::size_t pool_max = balancer.pool_max ? balancer.pool_max : static_cast<std::size_t>(threads > 0 ? threads : 1);
+        m.pool.configure(pool_max, balancer.pool_idle_timeout_ms);
+        if (auto err = resolve(m); !err.empty()) {
+          return "<IdmBalancer " + balancer.name + "> member " + member_config.name + ": " + err;
+        }
+      }
+      runtime.by_name[balancer.name] = &b;
+    }
+  }
+  return {};
+}
+
+}  // namespace idmb::shim
