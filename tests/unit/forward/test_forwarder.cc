@@ -1,0 +1,259 @@
+#include <catch2/catch.hpp>
+
+#include "idmb/forwarder.h"
+#include "support/fake_streams.h"
+
+using namespace idmb;
+using namespace idmb::test;
+using forward::BodyPlan;
+using forward::Outcome;
+
+namespace {
+
+ajp::ForwardRequest simple_request(std::string_view method = "GET") {
+  ajp::ForwardRequest r;
+  r.method = method;
+  r.protocol = "HTTP/1.1";
+  r.uri = "/app/echo";
+  r.remote_addr = "127.0.0.1";
+  r.server_name = "localhost";
+  r.server_port = 80;
+  return r;
+}
+
+forward::Result run(FakeBackend& backend, FakeClient& client, BodyPlan body = {},
+                    std::string_view method = "GET", bool head = false) {
+  std::vector<std::uint8_t> packet(8192);
+  forward::ExchangeOptions options;
+  options.head_request = head;
+  options.reply_timeout_ms = 1234;
+  return forward::exchange(simple_request(method), body, options, packet, backend, client);
+}
+
+Bytes concat(std::initializer_list<Bytes> parts) {
+  Bytes all;
+  for (const auto& p : parts) {
+    all.insert(all.end(), p.begin(), p.end());
+  }
+  return all;
+}
+
+// Data bytes of a request-body packet (12 34 len(2) n(2) data).
+std::string body_of(const Bytes& packet) {
+  REQUIRE(packet.size() >= 4);
+  REQUIRE(packet[0] == 0x12);
+  REQUIRE(packet[1] == 0x34);
+  if (packet.size() == 4) {
+    return {};
+  }
+  std::size_t n = (packet[4] << 8) | packet[5];
+  REQUIRE(packet.size() == n + 6);
+  return std::string(packet.begin() + 6, packet.end());
+}
+
+}  // namespace
+
+TEST_CASE("GET: headers and body are relayed, reuse honoured", "[forward]") {
+  FakeBackend backend;
+  backend.reply_after_write(0, concat({send_headers(200, {{"Content-Type", "text/plain"}, {"Set-Cookie", "a=1"},
+                                                          {"Set-Cookie", "b=2"}}),
+                                       body_chunk("hello "), body_chunk("world"), end_response(true)}));
+  FakeClient client;
+  auto result = run(backend, client);
+  CHECK(result.outcome == Outcome::Ok);
+  CHECK(result.reuse_connection);
+  CHECK(result.response_started);
+  CHECK(client.status == 200);
+  CHECK(client.received == "hello world");
+  CHECK(client.headers.size() == 3);
+  CHECK(result.bytes_from_backend == 11);
+  CHECK(backend.timeout_ms == 1234);
+  REQUIRE(backend.writes.size() == 1);  // the FORWARD_REQUEST only: no body packet for GET
+  CHECK(backend.writes[0][4] == 0x02);
+}
+
+TEST_CASE("END_RESPONSE reuse=0 closes the connection", "[forward]") {
+  FakeBackend backend;
+  backend.reply_after_write(0, concat({send_headers(500, {}), end_response(false)}));
+  FakeClient client;
+  auto result = run(backend, client);
+  CHECK(result.outcome == Outcome::Ok);
+  CHECK_FALSE(result.reuse_connection);
+}
+
+TEST_CASE("Content-Length body: first packet unsolicited, the rest on GET_BODY_CHUNK", "[forward]") {
+  std::string body(10000, 'x');
+  body[8185] = 'y';  // the last byte of the first packet
+  FakeBackend backend;
+  // After FORWARD_REQUEST (write 0) nothing; after the first body packet (write 1) Tomcat asks for more.
+  backend.reply_after_write(1, get_body_chunk(8186));
+  backend.reply_after_write(2, concat({send_headers(200, {}), end_response(true)}));
+  FakeClient client(body);
+  client.read_size = 1000;  // the client delivers in small slices; packets are still filled
+  auto result = run(backend, client, {BodyPlan::Kind::Length, body.size()}, "POST");
+  CHECK(result.outcome == Outcome::Ok);
+  REQUIRE(backend.writes.size() == 3);
+  CHECK(body_of(backend.writes[1]) == body.substr(0, 8186));
+  CHECK(body_of(backend.writes[2]) == body.substr(8186));
+  CHECK(result.bytes_to_backend == body.size());
+  CHECK(result.body_consumed);
+}
+
+TEST_CASE("Chunked body: nothing unsolicited, ends with an empty packet", "[forward]") {
+  std::string body(9000, 'c');
+  FakeBackend backend;
+  backend.reply_after_write(0, get_body_chunk(8186));
+  backend.reply_after_write(1, get_body_chunk(8186));
+  backend.reply_after_write(2, get_body_chunk(8186));
+  backend.reply_after_write(3, concat({send_headers(201, {}), end_response(true)}));
+  FakeClient client(body);
+  auto result = run(backend, client, {BodyPlan::Kind::Chunked, 0}, "POST");
+  CHECK(result.outcome == Outcome::Ok);
+  REQUIRE(backend.writes.size() == 4);
+  CHECK(body_of(backend.writes[1]).size() == 8186);
+  CHECK(body_of(backend.writes[2]).size() == 9000 - 8186);
+  CHECK(body_of(backend.writes[3]).empty());
+}
+
+TEST_CASE("Tomcat asking for less than a packet gets no more than it asked", "[forward]") {
+  std::string body(300, 'z');
+  FakeBackend backend;
+  backend.reply_after_write(0, get_body_chunk(100));
+  backend.reply_after_write(1, concat({send_headers(200, {}), end_response(true)}));
+  FakeClient client(body);
+  auto result = run(backend, client, {BodyPlan::Kind::Chunked, 0}, "PUT");
+  CHECK(result.outcome == Outcome::Ok);
+  REQUIRE(backend.writes.size() == 2);
+  CHECK(body_of(backend.writes[1]).size() == 100);
+}
+
+TEST_CASE("A body shorter than its Content-Length is the client's fault", "[forward]") {
+  FakeBackend backend;
+  FakeClient client("only ten b", /*body_is_short=*/true);
+  auto result = run(backend, client, {BodyPlan::Kind::Length, 100}, "POST");
+  CHECK(result.outcome == Outcome::ClientBodyError);
+  CHECK_FALSE(result.reuse_connection);
+  CHECK_FALSE(result.response_started);
+}
+
+TEST_CASE("Backend failures are classified", "[forward]") {
+  FakeClient client;
+  SECTION("closed before replying") {
+    FakeBackend backend;
+    auto result = run(backend, client);
+    CHECK(result.outcome == Outcome::BackendClosed);
+    CHECK(result.request_sent);
+  }
+  SECTION("no reply within the timeout") {
+    FakeBackend backend;
+    backend.when_drained = forward::IoStatus::Timeout;
+    CHECK(run(backend, client).outcome == Outcome::BackendTimeout);
+  }
+  SECTION("garbage") {
+    FakeBackend backend;
+    backend.reply_after_write(0, {'H', 'T', 'T', 'P', '/', '1'});
+    auto result = run(backend, client);
+    CHECK(result.outcome == Outcome::ProtocolError);
+    CHECK_FALSE(result.detail.empty());
+  }
+  SECTION("a second SEND_HEADERS") {
+    FakeBackend backend;
+    backend.reply_after_write(0, concat({send_headers(200, {}), send_headers(200, {})}));
+    CHECK(run(backend, client).outcome == Outcome::ProtocolError);
+  }
+  SECTION("body before headers") {
+    FakeBackend backend;
+    backend.reply_after_write(0, body_chunk("x"));
+    CHECK(run(backend, client).outcome == Outcome::ProtocolError);
+  }
+  SECTION("END_RESPONSE before headers") {
+    FakeBackend backend;
+    backend.reply_after_write(0, end_response(true));
+    CHECK(run(backend, client).outcome == Outcome::ProtocolError);
+  }
+  SECTION("closed mid-body, after the headers went out") {
+    FakeBackend backend;
+    backend.reply_after_write(0, concat({send_headers(200, {}), body_chunk("part")}));
+    auto result = run(backend, client);
+    CHECK(result.outcome == Outcome::BackendClosed);
+    CHECK(result.response_started);
+    CHECK_FALSE(result.reuse_connection);
+  }
+  SECTION("write fails") {
+    FakeBackend backend;
+    backend.fail_writes_with = forward::IoStatus::Error;
+    CHECK(run(backend, client).outcome == Outcome::BackendClosed);
+  }
+}
+
+TEST_CASE("HEAD and 204/304 bodies are dropped, flush is passed on", "[forward]") {
+  SECTION("HEAD") {
+    FakeBackend backend;
+    backend.reply_after_write(0, concat({send_headers(200, {}), body_chunk("nope"), end_response(true)}));
+    FakeClient client;
+    CHECK(run(backend, client, {}, "HEAD", /*head=*/true).outcome == Outcome::Ok);
+    CHECK(client.received.empty());
+  }
+  SECTION("304") {
+    FakeBackend backend;
+    backend.reply_after_write(0, concat({send_headers(304, {}), body_chunk("nope"), end_response(true)}));
+    FakeClient client;
+    CHECK(run(backend, client).outcome == Outcome::Ok);
+    CHECK(client.received.empty());
+  }
+  SECTION("flush") {
+    FakeBackend backend;
+    backend.reply_after_write(0, concat({send_headers(200, {}), body_chunk("a"), body_chunk(""), body_chunk("b"),
+                                         end_response(true)}));
+    FakeClient client;
+    CHECK(run(backend, client).outcome == Outcome::Ok);
+    CHECK(client.flushes == 1);
+    CHECK(client.received == "ab");
+  }
+}
+
+TEST_CASE("A client that goes away ends the exchange without blaming the backend", "[forward]") {
+  FakeBackend backend;
+  backend.reply_after_write(0, concat({send_headers(200, {}), body_chunk("a"), end_response(true)}));
+  FakeClient client;
+  client.gone = true;
+  auto result = run(backend, client);
+  CHECK(result.outcome == Outcome::ClientAborted);
+  CHECK_FALSE(result.reuse_connection);
+}
+
+TEST_CASE("A request head that does not fit one packet is refused before sending", "[forward]") {
+  FakeBackend backend;
+  FakeClient client;
+  std::string huge(9000, 'h');
+  auto request = simple_request();
+  request.headers.push_back({"X-Huge", huge});
+  std::vector<std::uint8_t> packet(8192);
+  auto result = forward::exchange(request, {}, {}, packet, backend, client);
+  CHECK(result.outcome == Outcome::RequestTooLarge);
+  CHECK(backend.writes.empty());
+  CHECK_FALSE(result.request_sent);
+}
+
+TEST_CASE("CPING expects exactly a CPONG", "[forward]") {
+  std::string detail;
+  SECTION("answered") {
+    FakeBackend backend;
+    backend.reply_after_write(0, cpong());
+    CHECK(forward::cping(backend, 500, detail));
+    REQUIRE(backend.writes.size() == 1);
+    CHECK(backend.writes[0] == Bytes{0x12, 0x34, 0x00, 0x01, 0x0A});
+    CHECK(backend.timeout_ms == 500);
+  }
+  SECTION("silent") {
+    FakeBackend backend;
+    backend.when_drained = forward::IoStatus::Timeout;
+    CHECK_FALSE(forward::cping(backend, 500, detail));
+    CHECK(detail.find("timed out") != std::string::npos);
+  }
+  SECTION("answered with something else") {
+    FakeBackend backend;
+    backend.reply_after_write(0, end_response(true));
+    CHECK_FALSE(forward::cping(backend, 500, detail));
+  }
+}
