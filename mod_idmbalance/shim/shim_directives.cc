@@ -26,8 +26,9 @@ std::vector<std::string_view> split_args(cmd_parms* cmd, const char* line) {
   return args;
 }
 
+// The core's messages already name the directive (the mod_jk importer reuses them as they are).
 const char* directive_error(cmd_parms* cmd, const std::string& message) {
-  return apr_pstrcat(cmd->pool, cmd->cmd->name, ": ", message.c_str(), nullptr);
+  return apr_pstrdup(cmd->pool, message.c_str());
 }
 
 config::BalancerConfig* open_balancer(cmd_parms* cmd) {
@@ -69,7 +70,7 @@ const char* cmd_balancer_section(cmd_parms* cmd, void*, const char* arg) {
     return err;
   }
   if (auto status = config::validate(conf->balancers.back()); !status) {
-    return apr_pstrcat(cmd->pool, "<IdmBalancer ", rest, ">: ", status.error().c_str(), nullptr);
+    return directive_error(cmd, status.error());
   }
   return nullptr;
 }

@@ -1,0 +1,54 @@
+// Header and framing rules applied to requests sent to Tomcat and to its responses.
+#include "idmb/http_rules.h"
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "../util/ascii.h"
+
+namespace idmb::http {
+namespace {
+
+constexpr std::array<std::string_view, 7> kHopByHop = {
+    "Connection", "Keep-Alive", "Proxy-Connection", "TE", "Trailer", "Transfer-Encoding",
+    "Upgrade"};
+
+std::string_view trim_ows(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+}  // namespace
+
+std::optional<std::uint64_t> parse_content_length(std::string_view text) {
+  // Anything looser ("1,1", " 1", "+1") is a request-smuggling vector: two parsers that
+  // disagree on the body length disagree on where the next request starts.
+  return ascii::parse_decimal(text);
+}
+
+bool is_hop_by_hop(std::string_view name) {
+  for (std::string_view hop : kHopByHop) {
+    if (ascii::iequals(name, hop)) return true;
+  }
+  return false;
+}
+
+bool listed_in_connection(std::string_view connection_value, std::string_view name) {
+  const std::string_view wanted = trim_ows(name);
+  if (wanted.empty()) return false;
+  while (true) {
+    const std::size_t comma = connection_value.find(',');
+    if (ascii::iequals(trim_ows(connection_value.substr(0, comma)), wanted)) return true;
+    if (comma == std::string_view::npos) return false;
+    connection_value.remove_prefix(comma + 1);
+  }
+}
+
+bool drop_from_response(std::string_view name) {
+  return ascii::iequals(name, "Content-Length") || is_hop_by_hop(name);
+}
+
+}  // namespace idmb::http
