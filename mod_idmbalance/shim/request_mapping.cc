@@ -71,6 +71,37 @@ void add_ssl_attributes(request_rec* r, ajp::ForwardRequest& fr) {
   }
 }
 
+// The path part of the request target as the client sent it (origin or absolute form).
+std::string_view raw_target_path(const char* unparsed_uri) {
+  std::string_view target = unparsed_uri ? unparsed_uri : "";
+  if (!target.empty() && target.front() != '/') {
+    auto scheme_end = target.find("://");
+    if (scheme_end == std::string_view::npos) {
+      return {};
+    }
+    auto path_start = target.find('/', scheme_end + 3);
+    target = path_start == std::string_view::npos ? std::string_view("/") : target.substr(path_start);
+  }
+  return target.substr(0, target.find_first_of("?#"));
+}
+
+// Forward the path exactly as the client encoded it, so that Tomcat decodes it once (no
+// double decoding) — provided it still means the path that was mounted. After a rewrite it
+// does not, and the current r->uri is sent re-encoded instead.
+const char* path_to_forward(request_rec* r) {
+  std::string_view raw = raw_target_path(r->unparsed_uri);
+  if (!raw.empty() && is_forwardable_raw_path(raw)) {
+    char* decoded = apr_pstrmemdup(r->pool, raw.data(), raw.size());
+    if (ap_unescape_url(decoded) == OK) {
+      auto mounted = normalize_path_for_mount(r->uri);
+      if (mounted && normalize_path_for_mount(decoded) == mounted) {
+        return apr_pstrmemdup(r->pool, raw.data(), raw.size());
+      }
+    }
+  }
+  return ap_os_escape_path(r->pool, r->uri, 1);
+}
+
 }  // namespace
 
 int map_request(request_rec* r, MappedRequest& out, const char** why) {
@@ -78,15 +109,14 @@ int map_request(request_rec* r, MappedRequest& out, const char** why) {
   if (int status = plan_body(r, out.body, why); status != OK) {
     return status;
   }
-  // Forward the path exactly as the client encoded it: Tomcat decodes once (no double decoding).
-  const char* raw_path = r->parsed_uri.path ? r->parsed_uri.path : "/";
-  if (!is_forwardable_raw_path(raw_path)) {
+  const char* path = path_to_forward(r);
+  if (!is_forwardable_raw_path(path)) {
     *why = "request path contains bytes that cannot be forwarded";
     return HTTP_BAD_REQUEST;
   }
   fr.method = r->method;
   fr.protocol = r->protocol;
-  fr.uri = raw_path;
+  fr.uri = path;
   fr.remote_addr = r->useragent_ip;
   fr.server_name = ap_get_server_name(r);
   fr.server_port = static_cast<std::uint16_t>(ap_get_server_port(r));

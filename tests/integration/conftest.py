@@ -1,0 +1,181 @@
+"""pytest fixtures: one stack per session (two Tomcats, a fake AJP backend, one httpd).
+
+Run:  IDMB_MODULE=build/mod_idmbalance/mod_idmbalance.so python3 -m pytest -q tests/integration
+      IDMB_FRONTEND=proxy_ajp python3 -m pytest -q tests/integration   (checks the tests)
+Env:  IDMB_BUILD_DIR (work dir = $IDMB_BUILD_DIR/integration-work, else a temp dir),
+      IDMB_MPM=event|prefork (default event).
+"""
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import stack as stk  # noqa: E402
+from fake_ajp import FakeAjp  # noqa: E402
+
+FRONTEND = stk.frontend_from_env()
+_STATE: Dict[str, object] = {}
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "idmbalance_only: runs only against mod_idmbalance (mod_proxy_ajp differs)")
+    try:
+        _STATE["module"] = stk.module_from_env(FRONTEND)
+    except RuntimeError as e:
+        raise pytest.UsageError(f"mod_idmbalance integration tests: {e}")
+
+
+def pytest_report_header(config):
+    return [f"idmb front end: {FRONTEND}"
+            + (f" (module {_STATE.get('module')})" if _STATE.get("module") else "")]
+
+
+def pytest_collection_modifyitems(config, items):
+    if FRONTEND == "idmbalance":
+        return
+    skip = pytest.mark.skip(reason=f"idmbalance only (front end is {FRONTEND})")
+    for item in items:
+        if "idmbalance_only" in item.keywords:
+            item.add_marker(skip)
+
+
+class TestStack(stk.Stack):
+    """The session's stack plus helpers the tests share."""
+
+    fake: FakeAjp
+    dead_port: int
+
+    @property
+    def t1(self) -> stk.Tomcat:
+        return self.tomcats[0]
+
+    @property
+    def t2(self) -> stk.Tomcat:
+        return self.tomcats[1]
+
+    def member_log_id(self, member: str, port: int) -> str:
+        """Regex for a member in the error log: our module logs its name, mod_proxy the URL."""
+        if self.frontend == "idmbalance":
+            return r"(?<![\w-])" + re.escape(member) + r"(?![\w-])"
+        return re.escape(f"127.0.0.1:{port}")
+
+    def children(self) -> List[int]:
+        return self.httpd.children()
+
+
+class LogMark:
+    """Byte offsets of the log files at a point in time, to read what was written since."""
+
+    def __init__(self, s: TestStack):
+        self.stack = s
+        self.files = [s.httpd.error_log, s.httpd.access_log] + [
+            f for t in s.tomcats for f in (t.stdout_log, *sorted((t.base / "logs").glob("access*.log")))]
+        self.offsets = {f: stk.file_size(f) for f in self.files}
+
+    def error_log(self) -> str:
+        f = self.stack.httpd.error_log
+        return stk.tail(f, 100000, self.offsets.get(f, 0))
+
+    def error_lines(self, pattern: str) -> List[str]:
+        rx = re.compile(pattern)
+        return [l for l in self.error_log().splitlines() if rx.search(l)]
+
+    def tomcat_access(self) -> str:
+        out = []
+        for t in self.stack.tomcats:
+            for f in sorted((t.base / "logs").glob("access*.log")):
+                out.append(stk.tail(f, 100000, self.offsets.get(f, 0)))
+        return "\n".join(out)
+
+    def wait_tomcat_access(self, text: str, timeout: float = 5.0) -> bool:
+        """Tomcat writes its access log line after the response: poll for it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.tomcat_access():
+                return True
+            time.sleep(0.05)
+        return False
+
+    def report(self, lines: int = 60) -> str:
+        out = []
+        for f in self.files:
+            text = stk.tail(f, lines, self.offsets.get(f, 0))
+            if text.strip():
+                out.append(f"===== {f} (since test start, last {lines} lines)\n{text}")
+        return "\n".join(out) or "(no log output during the test)"
+
+
+@pytest.fixture(scope="session")
+def fake():
+    f = FakeAjp(secret=stk.DEFAULT_SECRET).start()
+    yield f
+    f.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(fake):
+    workdir = stk.default_workdir()
+    dead_port = stk.free_port()  # nothing listens here: the `dead` balancer's member
+    s = TestStack(workdir, FRONTEND, _STATE.get("module"), https=True, big_packets=True,
+                  fake_port=fake.port, basic_auth=True,
+                  mpm=os.environ.get("IDMB_MPM", "event"))
+    s.fake = fake
+    s.dead_port = dead_port
+    _STATE["stack"] = s
+    orig_config = s.httpd_config
+
+    def httpd_config(extra: str = "") -> stk.HttpdConfig:
+        cfg = orig_config(extra)
+        cfg.balancers.append(stk.Balancer("dead", [stk.Member("deadmember", dead_port,
+                                                              secret=s.secret)],
+                                          connect_timeout="1s"))
+        cfg.mounts.append(stk.Mount("/dead/*", "dead"))
+        # The fake backend again, with CPING before reusing a connection idle for 1 s.
+        cfg.balancers.append(stk.Balancer("fping", [stk.Member("fakeping", fake.port,
+                                                               secret=s.secret)],
+                                          connect_timeout="2s", reply_timeout="5s",
+                                          ping_timeout="1s", ping_after_idle="1s"))
+        cfg.mounts.append(stk.Mount("/fping/*", "fping"))
+        return cfg
+    s.httpd_config = httpd_config
+    try:
+        s.up()
+    except BaseException:
+        s.down()
+        raise
+    yield s
+    _STATE.pop("stack", None)
+    s.down()
+
+
+@pytest.fixture(autouse=True)
+def logmark(stack, request) -> LogMark:
+    """Log offsets at test start: failures print what the logs got during the test."""
+    m = LogMark(stack)
+    request.node._idmb_logmark = m
+    return m
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.failed and rep.when in ("setup", "call"):
+        s = _STATE.get("stack")
+        mark: Optional[LogMark] = getattr(item, "_idmb_logmark", None)
+        if s is not None:
+            if mark is not None:
+                rep.sections.append(("idmb logs", mark.report()))
+            else:
+                parts = [f"===== {f} (last 40 lines)\n{stk.tail(f, 40)}" for f in
+                         [s.httpd.error_log] + [t.stdout_log for t in s.tomcats]]
+                rep.sections.append(("idmb logs", "\n".join(parts)))
