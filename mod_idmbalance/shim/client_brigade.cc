@@ -40,8 +40,11 @@ ClientBrigade::Read ClientBrigade::read_body(std::span<std::uint8_t> out) {
   return {forward::IoStatus::Ok, 0};
 }
 
-bool ClientBrigade::send_headers(const ajp::SendHeaders& headers) {
+bool ClientBrigade::send_headers(const ajp::SendHeaders& headers, std::optional<std::uint64_t> content_length) {
   r_->status = headers.status;
+  if (content_length) {
+    ap_set_content_length(r_, static_cast<apr_off_t>(*content_length));
+  }
   // Tomcat sends the numeric code as its reason phrase; httpd's own phrase is better then.
   bool numeric_reason = headers.reason.find_first_not_of("0123456789") == std::string_view::npos;
   if (!numeric_reason) {

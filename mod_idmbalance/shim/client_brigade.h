@@ -14,7 +14,7 @@ class ClientBrigade final : public forward::ClientSide {
  public:
   explicit ClientBrigade(request_rec* r);
   Read read_body(std::span<std::uint8_t> out) override;
-  bool send_headers(const ajp::SendHeaders& headers) override;
+  bool send_headers(const ajp::SendHeaders& headers, std::optional<std::uint64_t> content_length) override;
   bool send_body(std::span<const std::uint8_t> data) override;
   bool flush() override;
   // Ends a complete response.

@@ -82,7 +82,14 @@ class Exchange {
         headers_seen = true;
         result_.status = h->status;
         discard_body_ = options_.head_request || http::status_has_no_body(h->status);
-        if (!client_.send_headers(*h)) {
+        auto declared = declared_length(*h);
+        if (!declared) {
+          return finish(Outcome::ProtocolError, declared.error());
+        }
+        if (!http::status_has_no_body(h->status)) {
+          declared_length_ = *declared;
+        }
+        if (!client_.send_headers(*h, declared_length_)) {
           return finish(Outcome::ClientAborted, "client gone while sending headers");
         }
         result_.response_started = true;
@@ -91,6 +98,9 @@ class Exchange {
           return finish(Outcome::ProtocolError, "body chunk before SEND_HEADERS");
         }
         result_.bytes_from_backend += c->data.size();
+        if (!discard_body_ && declared_length_ && result_.bytes_from_backend > *declared_length_) {
+          return finish(Outcome::ProtocolError, "response body longer than its Content-Length");
+        }
         bool client_ok = c->data.empty() ? client_.flush() : (discard_body_ || client_.send_body(c->data));
         if (!client_ok) {
           return finish(Outcome::ClientAborted, "client gone while sending body");
@@ -104,6 +114,9 @@ class Exchange {
         if (!headers_seen) {
           return finish(Outcome::ProtocolError, "END_RESPONSE before SEND_HEADERS");
         }
+        if (!discard_body_ && declared_length_ && result_.bytes_from_backend != *declared_length_) {
+          return finish(Outcome::ProtocolError, "response body shorter than its Content-Length");
+        }
         result_.outcome = Outcome::Ok;
         result_.reuse_connection = e->reuse;
         return result_;
@@ -111,6 +124,22 @@ class Exchange {
         return finish(Outcome::ProtocolError, "unexpected CPONG during a request");
       }
     }
+  }
+
+  // Tomcat's Content-Length, if it sent one: digits only, repeated copies must agree.
+  static Expected<std::optional<std::uint64_t>> declared_length(const ajp::SendHeaders& h) {
+    std::optional<std::uint64_t> length;
+    for (const auto& header : h.headers) {
+      if (!http::is_content_length(header.name)) {
+        continue;
+      }
+      auto value = http::parse_content_length(header.value);
+      if (!value || (length && *length != *value)) {
+        return fail("invalid or conflicting Content-Length from backend");
+      }
+      length = value;
+    }
+    return length;
   }
 
   // Reads one Tomcat packet into packet_; returns its payload, or nothing after finish().
@@ -197,6 +226,7 @@ class Exchange {
   std::uint64_t body_remaining_;
   bool body_done_;
   bool discard_body_ = false;
+  std::optional<std::uint64_t> declared_length_;
   Result result_;
 };
 

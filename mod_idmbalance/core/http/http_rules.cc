@@ -47,8 +47,12 @@ bool listed_in_connection(std::string_view connection_value, std::string_view na
   }
 }
 
+bool is_content_length(std::string_view name) {
+  return ascii::iequals(name, "Content-Length");
+}
+
 bool drop_from_response(std::string_view name) {
-  return ascii::iequals(name, "Content-Length") || is_hop_by_hop(name);
+  return is_content_length(name) || is_hop_by_hop(name);
 }
 
 }  // namespace idmb::http

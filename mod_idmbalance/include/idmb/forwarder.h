@@ -33,8 +33,9 @@ class ClientSide {
     std::size_t n;
   };
   virtual Read read_body(std::span<std::uint8_t> out) = 0;
-  // Each returns false when the client is gone.
-  virtual bool send_headers(const ajp::SendHeaders& headers) = 0;
+  // Each returns false when the client is gone. `content_length` is Tomcat's Content-Length
+  // once checked (the exchange enforces it); the raw header itself is never passed on.
+  virtual bool send_headers(const ajp::SendHeaders& headers, std::optional<std::uint64_t> content_length) = 0;
   virtual bool send_body(std::span<const std::uint8_t> data) = 0;
   virtual bool flush() = 0;
 };

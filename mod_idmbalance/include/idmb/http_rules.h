@@ -10,6 +10,9 @@ namespace idmb::http {
 // Strict Content-Length: digits only, no sign, no spaces, no overflow. nullopt if invalid.
 std::optional<std::uint64_t> parse_content_length(std::string_view text);
 
+// Case-insensitive "Content-Length".
+bool is_content_length(std::string_view name);
+
 // Headers that describe one hop and are never forwarded to Tomcat (Connection, Keep-Alive,
 // Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade, Proxy-Authorization is kept).
 bool is_hop_by_hop(std::string_view name);
@@ -17,8 +20,9 @@ bool is_hop_by_hop(std::string_view name);
 // True if `name` is listed in the given Connection header value (comma separated tokens).
 bool listed_in_connection(std::string_view connection_value, std::string_view name);
 
-// Backend response headers that must not reach the client as sent: Content-Length,
-// Transfer-Encoding (httpd frames the body itself; CVE-2024-24795) and hop-by-hop ones.
+// Backend response headers that must not reach the client as sent: Content-Length (checked
+// and re-set by the proxy), Transfer-Encoding (httpd frames the body itself; CVE-2024-24795)
+// and hop-by-hop ones.
 bool drop_from_response(std::string_view name);
 
 // True if the status code has no body (1xx, 204, 304).

@@ -257,3 +257,52 @@ TEST_CASE("CPING expects exactly a CPONG", "[forward]") {
     CHECK_FALSE(forward::cping(backend, 500, detail));
   }
 }
+
+TEST_CASE("Tomcat's Content-Length is passed on checked, and enforced", "[forward]") {
+  FakeClient client;
+  SECTION("matching") {
+    FakeBackend backend;
+    backend.reply_after_write(0, concat({send_headers(200, {{"Content-Length", "5"}}), body_chunk("hello"),
+                                         end_response(true)}));
+    CHECK(run(backend, client).outcome == Outcome::Ok);
+    CHECK(client.content_length == std::optional<std::uint64_t>(5));
+  }
+  SECTION("absent") {
+    FakeBackend backend;
+    backend.reply_after_write(0, concat({send_headers(200, {}), body_chunk("hello"), end_response(true)}));
+    CHECK(run(backend, client).outcome == Outcome::Ok);
+    CHECK_FALSE(client.content_length);
+  }
+  SECTION("body shorter than declared") {
+    FakeBackend backend;
+    backend.reply_after_write(0, concat({send_headers(200, {{"Content-Length", "1000"}}), body_chunk("ok"),
+                                         end_response(true)}));
+    auto result = run(backend, client);
+    CHECK(result.outcome == Outcome::ProtocolError);
+    CHECK(result.response_started);
+    CHECK_FALSE(result.reuse_connection);
+  }
+  SECTION("body longer than declared") {
+    FakeBackend backend;
+    backend.reply_after_write(0, concat({send_headers(200, {{"Content-Length", "1"}}), body_chunk("ok"),
+                                         end_response(true)}));
+    CHECK(run(backend, client).outcome == Outcome::ProtocolError);
+    CHECK(client.received.empty());
+  }
+  SECTION("invalid or conflicting") {
+    for (auto headers : std::vector<std::vector<std::pair<std::string, std::string>>>{
+             {{"Content-Length", "12abc"}}, {{"Content-Length", "2"}, {"content-length", "3"}}}) {
+      FakeBackend backend;
+      backend.reply_after_write(0, concat({send_headers(200, headers), body_chunk("ok"), end_response(true)}));
+      FakeClient fresh;
+      CHECK(run(backend, fresh).outcome == Outcome::ProtocolError);
+      CHECK(fresh.status == 0);
+    }
+  }
+  SECTION("HEAD keeps the length but sends no body") {
+    FakeBackend backend;
+    backend.reply_after_write(0, concat({send_headers(200, {{"Content-Length", "5"}}), end_response(true)}));
+    CHECK(run(backend, client, {}, "HEAD", /*head=*/true).outcome == Outcome::Ok);
+    CHECK(client.content_length == std::optional<std::uint64_t>(5));
+  }
+}

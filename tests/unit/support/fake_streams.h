@@ -114,8 +114,9 @@ class FakeClient final : public forward::ClientSide {
     pos_ += n;
     return {forward::IoStatus::Ok, n};
   }
-  bool send_headers(const ajp::SendHeaders& h) override {
+  bool send_headers(const ajp::SendHeaders& h, std::optional<std::uint64_t> length) override {
     status = h.status;
+    content_length = length;
     for (const auto& header : h.headers) {
       headers.emplace_back(std::string(header.name), std::string(header.value));
     }
@@ -133,6 +134,7 @@ class FakeClient final : public forward::ClientSide {
   std::size_t read_size = 100000;  // largest slice one read_body returns
   bool gone = false;
   int status = 0;
+  std::optional<std::uint64_t> content_length;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string received;
   int flushes = 0;
