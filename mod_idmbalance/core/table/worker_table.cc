@@ -180,6 +180,8 @@ Expected<MemberSlot*> WorkerTable::add(std::string_view balancer, std::string_vi
   copy_name(slot.member, member);
   copy_name(slot.route, route);
   slot.identity = identity;
+  slot.configured_activation = activation;
+  slot.configured_factor = factor;
   slot.activation.store(activation, std::memory_order_relaxed);
   slot.factor.store(factor, std::memory_order_relaxed);
   slot.health.store(static_cast<std::uint32_t>(Health::Ok), std::memory_order_relaxed);
@@ -206,9 +208,14 @@ void WorkerTable::carry_over_from(const WorkerTable& previous) {
     MemberSlot& to = slots_[i];
     const MemberSlot* from = previous.find(stored(to.balancer), stored(to.member));
     if (from == nullptr) continue;  // a new member starts at zero
-    // Manager edits (activation, factor) survive like the counters do.
-    copy_atomic(to.activation, from->activation);
-    copy_atomic(to.factor, from->factor);
+    // Manager edits (activation, factor) survive like the counters do, unless the config
+    // itself changed the value since the last start: then the new config wins.
+    if (from->configured_activation == to.configured_activation) {
+      copy_atomic(to.activation, from->activation);
+    }
+    if (from->configured_factor == to.configured_factor) {
+      copy_atomic(to.factor, from->factor);
+    }
     copy_atomic(to.health, from->health);
     copy_atomic(to.state_since_ms, from->state_since_ms);
     copy_atomic(to.last_error_ms, from->last_error_ms);

@@ -11,7 +11,7 @@
 namespace idmb::table {
 
 inline constexpr std::uint32_t kMagic = 0x424d4449;  // "IDMB" little-endian
-inline constexpr std::uint32_t kLayoutVersion = 1;
+inline constexpr std::uint32_t kLayoutVersion = 2;
 inline constexpr std::size_t kNameSize = 64;         // names and routes are < 64 bytes (config enforces)
 
 // Why a request failed, counted per member. Client faults are counted too, but never make a
@@ -41,6 +41,8 @@ struct alignas(64) MemberSlot {
   char member[kNameSize];
   char route[kNameSize];
   std::uint64_t identity;  // hash of balancer and member name; 0 = unused slot
+  std::uint32_t configured_activation;  // what the config said, to tell a config edit from a
+  std::uint32_t configured_factor;      // manager edit at the next graceful restart
 
   // Operator state (config, then manager edits; survives graceful restart).
   std::atomic<std::uint32_t> activation;  // config::Activation

@@ -292,6 +292,29 @@ TEST_CASE("carry_over_from keeps surviving members' state", "[table]") {
   CHECK(kept->busy.load() == 3);
 }
 
+TEST_CASE("carry_over_from lets a config edit win over an older manager edit", "[table]") {
+  TableMemory old_memory(WorkerTable::bytes_needed(2));
+  auto old_table = make(old_memory, 2);
+  MemberSlot* a_old = *old_table.add("lb", "a", "a", kActive, 1);
+  MemberSlot* b_old = *old_table.add("lb", "b", "b", kActive, 1);
+  // The manager disabled both and set factors.
+  for (MemberSlot* s : {a_old, b_old}) {
+    s->activation.store(kDisabled);
+    s->factor.store(7);
+  }
+  // The new config keeps a as it was, but changes b's status and factor.
+  TableMemory new_memory(WorkerTable::bytes_needed(2));
+  auto new_table = make(new_memory, 2);
+  MemberSlot* a = *new_table.add("lb", "a", "a", kActive, 1);
+  MemberSlot* b = *new_table.add("lb", "b", "b", kActive, 3);
+  new_table.carry_over_from(old_table);
+  CHECK(a->activation.load() == kDisabled);  // manager edit kept: the config did not change
+  CHECK(a->factor.load() == 7);
+  CHECK(b->activation.load() == kDisabled);  // status unchanged in config: manager edit kept
+  CHECK(b->factor.load() == 3);              // factor changed in config: config wins
+  CHECK(b->configured_factor == 3);
+}
+
 TEST_CASE("carry_over_from an empty previous table only bumps the generation", "[table]") {
   TableMemory old_memory(WorkerTable::bytes_needed(0));
   auto old_table = make(old_memory, 0);
