@@ -9,7 +9,9 @@
 #include "http_request.h"
 
 #include "client_brigade.h"
-#include "idmb/member_order.h"
+#include "idmb/failure.h"
+#include "idmb/session_route.h"
+#include "apr_strings.h"
 #include "request_mapping.h"
 #include "runtime.h"
 #include "shim_module.h"
@@ -20,16 +22,6 @@ namespace idmb::shim {
 namespace {
 
 using forward::Outcome;
-
-// Methods that may be sent again after a stale pooled connection failed before any reply.
-bool is_idempotent(const request_rec* r) {
-  switch (r->method_number) {
-    case M_GET: case M_PUT: case M_DELETE: case M_OPTIONS: case M_TRACE:
-      return true;
-    default:
-      return false;
-  }
-}
 
 // A pooled connection that is still clean, CPINGed first if it sat idle for a while; or a
 // new one. `reused` tells which.
@@ -78,8 +70,28 @@ int status_for(const forward::Result& result) {
   return HTTP_INTERNAL_SERVER_ERROR;
 }
 
-bool is_client_fault(Outcome o) {
-  return o == Outcome::ClientAborted || o == Outcome::ClientBodyError || o == Outcome::RequestTooLarge;
+
+// Tells mod_log_config (and CGI/SSI) which member served the request and why.
+void export_choice(request_rec* r, const BalancerRuntime& balancer, const MemberRuntime& member,
+                   const balance::Choice& choice) {
+  apr_table_setn(r->subprocess_env, "IDMB_BALANCER", balancer.config->name.c_str());
+  apr_table_setn(r->subprocess_env, "IDMB_MEMBER", member.config->name.c_str());
+  apr_table_setn(r->subprocess_env, "IDMB_ROUTE", member.config->route.c_str());
+  apr_table_setn(r->subprocess_env, "IDMB_STICKY", choice.sticky ? "1" : "0");
+  apr_table_setn(r->subprocess_env, "IDMB_ROUTE_CHANGED", choice.route_changed ? "1" : "0");
+  if (!choice.session_route.empty()) {
+    apr_table_setn(r->subprocess_env, "IDMB_SESSION_ROUTE",
+                   apr_pstrmemdup(r->pool, choice.session_route.data(), choice.session_route.size()));
+  }
+}
+
+std::vector<std::string_view> routes_of(request_rec* r, const config::StickyConfig& sticky) {
+  if (!sticky.enabled) {
+    return {};
+  }
+  const char* cookies = apr_table_get(r->headers_in, "Cookie");
+  return route::session_routes(raw_target_path(r->unparsed_uri), cookies ? cookies : "", sticky.cookie,
+                               sticky.path_param);
 }
 
 }  // namespace
@@ -99,29 +111,44 @@ int forward_request(request_rec* r, BalancerRuntime& balancer) {
   options.head_request = r->header_only != 0;
   auto* packet = static_cast<std::uint8_t*>(apr_palloc(r->pool, cfg.packet_size));
   ClientBrigade client(r);
+  balance::Balancer& chooser = *balancer.balancer;
+  const auto routes = routes_of(r, cfg.sticky);
+  std::vector<int> tried;
+  int last_failure_status = HTTP_SERVICE_UNAVAILABLE;  // what to answer when every try failed
 
-  auto order = member_try_order(cfg, balancer.ticket.fetch_add(1, std::memory_order_relaxed));
-  if (order.empty()) {
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "balancer %s: no member is active", cfg.name.c_str());
-    return HTTP_SERVICE_UNAVAILABLE;
-  }
-  for (std::size_t index : order) {
-    MemberRuntime& member = balancer.members[index];
+  while (tried.size() < balancer.members.size()) {
+    balance::Choice choice = chooser.choose(routes, tried);
+    if (choice.refused_by_force) {
+      ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                    "balancer %s: session route %.*s is unavailable and sticky sessions are forced", cfg.name.c_str(),
+                    static_cast<int>(choice.session_route.size()), choice.session_route.data());
+      return HTTP_SERVICE_UNAVAILABLE;
+    }
+    if (choice.member < 0) {
+      break;
+    }
+    tried.push_back(choice.member);
+    MemberRuntime& member = balancer.members[static_cast<std::size_t>(choice.member)];
     const char* member_name = member.config->name.c_str();
+    export_choice(r, balancer, member, choice);
+    mapped.ajp.secret = member.secret.empty() ? std::nullopt : std::optional<std::string_view>(member.secret);
+
     // One extra try on a fresh connection when a pooled one turns out stale.
+    forward::Result result;
+    chooser.start(choice.member, choice.sticky);
     for (int attempt = 0; attempt < 2; ++attempt) {
       bool reused = false;
       std::string error;
       auto connection = acquire(r, balancer, member, reused, error);
       if (!connection) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "member %s (%s) of balancer %s: connect failed: %s", member_name,
-                      member.address.c_str(), cfg.name.c_str(), error.c_str());
-        break;  // nothing was sent: try the next member
+        result = {};
+        result.outcome = Outcome::ConnectFailed;
+        result.detail = error;
+        break;
       }
-      mapped.ajp.secret = member.secret.empty() ? std::nullopt : std::optional<std::string_view>(member.secret);
-      forward::Result result = forward::exchange(mapped.ajp, mapped.body, options,
-                                                 {packet, cfg.packet_size}, *connection, client);
+      result = forward::exchange(mapped.ajp, mapped.body, options, {packet, cfg.packet_size}, *connection, client);
       if (result.outcome == Outcome::Ok) {
+        chooser.finish(choice.member, result.bytes_to_backend, result.bytes_from_backend);
         if (result.reuse_connection) {
           member.pool.give_back(std::move(connection));
         }
@@ -131,28 +158,35 @@ int forward_request(request_rec* r, BalancerRuntime& balancer) {
         return OK;
       }
       connection.reset();  // any failure: the connection is closed, never reused
-
-      bool stale_pooled = reused && result.outcome == Outcome::BackendClosed && !result.response_started &&
-                          !result.body_consumed && is_idempotent(r);
-      if (stale_pooled && attempt == 0) {
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "member %s (%s): pooled connection failed (%s), retrying on a new one",
-                      member_name, member.address.c_str(), result.detail.c_str());
-        continue;
+      bool stale_pooled = reused && result.outcome == Outcome::BackendClosed && failure::may_retry(result, r->method);
+      if (!stale_pooled) {
+        break;
       }
-      int level = is_client_fault(result.outcome) ? APLOG_INFO : APLOG_ERR;
-      ap_log_rerror(APLOG_MARK, level, 0, r, "member %s (%s) of balancer %s: %s: %s", member_name,
-                    member.address.c_str(), cfg.name.c_str(), std::string(forward::to_string(result.outcome)).c_str(),
-                    result.detail.c_str());
-      if (result.response_started) {
-        if (result.outcome != Outcome::ClientAborted) {
-          client.abort_response();
-        }
-        return OK;
-      }
-      return status_for(result);
+      ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "member %s (%s): pooled connection failed (%s), retrying on a new one",
+                    member_name, member.address.c_str(), result.detail.c_str());
     }
+
+    chooser.finish(choice.member, result.bytes_to_backend, result.bytes_from_backend);
+    chooser.record_error(choice.member, failure::error_class(result.outcome));
+    int level = failure::blames_member(result.outcome) ? APLOG_ERR : APLOG_INFO;
+    ap_log_rerror(APLOG_MARK, level, 0, r, "member %s (%s) of balancer %s: %s: %s", member_name,
+                  member.address.c_str(), cfg.name.c_str(), std::string(forward::to_string(result.outcome)).c_str(),
+                  result.detail.c_str());
+    if (failure::may_retry(result, r->method)) {
+      last_failure_status = status_for(result);
+      continue;  // nothing harmful happened yet: try another member
+    }
+    if (result.response_started) {
+      if (result.outcome != Outcome::ClientAborted) {
+        client.abort_response();
+      }
+      return OK;
+    }
+    return status_for(result);
   }
-  return HTTP_SERVICE_UNAVAILABLE;
+  ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "balancer %s: no usable member (%zu tried)", cfg.name.c_str(),
+                tried.size());
+  return last_failure_status;
 }
 
 }  // namespace idmb::shim

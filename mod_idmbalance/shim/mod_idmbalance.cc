@@ -44,7 +44,7 @@ int check_config_hook(apr_pool_t*, apr_pool_t*, apr_pool_t*, server_rec* s) {
 int post_config_hook(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* s) {
   try {
     auto* runtime = pool_new<Runtime>(pconf);
-    if (auto err = build_runtime(*runtime, s, pconf); !err.empty()) {
+    if (auto err = build_runtime(*runtime, s); !err.empty()) {
       ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "%s", err.c_str());
       return HTTP_INTERNAL_SERVER_ERROR;
     }

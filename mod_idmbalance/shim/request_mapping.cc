@@ -71,7 +71,8 @@ void add_ssl_attributes(request_rec* r, ajp::ForwardRequest& fr) {
   }
 }
 
-// The path part of the request target as the client sent it (origin or absolute form).
+}  // namespace
+
 std::string_view raw_target_path(const char* unparsed_uri) {
   std::string_view target = unparsed_uri ? unparsed_uri : "";
   if (!target.empty() && target.front() != '/') {
@@ -84,6 +85,8 @@ std::string_view raw_target_path(const char* unparsed_uri) {
   }
   return target.substr(0, target.find_first_of("?#"));
 }
+
+namespace {
 
 // Forward the path exactly as the client encoded it, so that Tomcat decodes it once (no
 // double decoding) — provided it still means the path that was mounted. After a rewrite it

@@ -64,7 +64,7 @@ std::string check_config(server_rec* main_server) {
   return {};
 }
 
-std::string build_runtime(Runtime& runtime, server_rec* main_server, apr_pool_t*) {
+std::string build_runtime(Runtime& runtime, server_rec* main_server) {
   int threads = 1;
   ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads);
   for (server_rec* s = main_server; s != nullptr; s = s->next) {
@@ -84,6 +84,16 @@ std::string build_runtime(Runtime& runtime, server_rec* main_server, apr_pool_t*
       }
       runtime.by_name[balancer.name] = &b;
     }
+  }
+  if (auto err = attach_shared_table(runtime, main_server); !err.empty()) {
+    return err;
+  }
+  for (auto& b : runtime.balancers) {
+    std::vector<table::MemberSlot*> slots;
+    for (auto& m : b.members) {
+      slots.push_back(m.slot);
+    }
+    b.balancer = std::make_unique<balance::Balancer>(*b.config, std::move(slots), runtime.random, runtime.clock);
   }
   return {};
 }

@@ -8,7 +8,10 @@
 #include <unordered_map>
 
 #include "backend_connection.h"
+#include "idmb/balancer.h"
 #include "idmb/config.h"
+#include "idmb/worker_table_layout.h"
+#include "system_sources.h"
 
 #include "httpd.h"
 
@@ -21,21 +24,29 @@ struct MemberRuntime {
   sockaddr_storage sockaddr{};
   socklen_t sockaddr_len = 0;
   ConnectionPool pool;
+  table::MemberSlot* slot = nullptr;  // this member's record in the shared table
 };
 
 struct BalancerRuntime {
   const config::BalancerConfig* config = nullptr;
   std::deque<MemberRuntime> members;  // same order as config->members
-  std::atomic<std::uint64_t> ticket{0};
+  std::unique_ptr<balance::Balancer> balancer;  // member choice over the shared slots
 };
 
 struct Runtime {
   std::deque<BalancerRuntime> balancers;
   std::unordered_map<std::string, BalancerRuntime*> by_name;
+  SystemClock clock;
+  ThreadRandom random;
 };
 
-// Builds the runtime from every server's configuration. Returns an error message or empty.
-std::string build_runtime(Runtime& runtime, server_rec* main_server, apr_pool_t* pool);
+// Builds the runtime from every server's configuration, including the shared worker table.
+// Returns an error message or empty.
+std::string build_runtime(Runtime& runtime, server_rec* main_server);
+
+// Creates this generation's shared worker table (anonymous shared memory that every child
+// inherits), fills in the members' slots and carries the previous generation's state over.
+std::string attach_shared_table(Runtime& runtime, server_rec* main_server);
 
 // Checks what directives alone cannot: every mount names a defined balancer, names are unique.
 std::string check_config(server_rec* main_server);

@@ -46,6 +46,8 @@ class Balancer {
   // Accounting around one attempt on `member`: start before sending, finish after.
   void start(int member, bool sticky);
   void finish(int member, std::uint64_t bytes_out, std::uint64_t bytes_in);
+  // Counts a failed attempt; backend faults also become the member's last error.
+  void record_error(int member, table::ErrorClass error);
 
   std::size_t size() const { return slots_.size(); }
   table::MemberSlot& slot(int member) const { return *slots_[static_cast<std::size_t>(member)]; }

@@ -1,0 +1,54 @@
+#include "idmb/failure.h"
+
+#include <array>
+
+namespace idmb::failure {
+
+using forward::Outcome;
+using table::ErrorClass;
+
+ErrorClass error_class(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::ConnectFailed: return ErrorClass::Connect;
+    case Outcome::BackendClosed: return ErrorClass::BackendClosed;
+    case Outcome::BackendTimeout: return ErrorClass::Timeout;
+    case Outcome::ProtocolError: return ErrorClass::Protocol;
+    case Outcome::Ok:
+    case Outcome::ClientBodyError:
+    case Outcome::ClientAborted:
+    case Outcome::RequestTooLarge:
+      break;
+  }
+  return ErrorClass::Client;
+}
+
+bool blames_member(Outcome outcome) {
+  return outcome != Outcome::Ok && error_class(outcome) != ErrorClass::Client;
+}
+
+bool is_idempotent(std::string_view method) {
+  static constexpr std::array<std::string_view, 6> kIdempotent{"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"};
+  for (auto m : kIdempotent) {
+    if (m == method) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool may_retry(const forward::Result& result, std::string_view method) {
+  if (!blames_member(result.outcome) || result.response_started) {
+    return false;
+  }
+  // A request that outlived the reply timeout would most likely do so again elsewhere:
+  // retrying it doubles the client's wait and the load it causes.
+  if (result.outcome == forward::Outcome::BackendTimeout) {
+    return false;
+  }
+  if (!result.request_sent) {
+    return true;
+  }
+  return is_idempotent(method) && !result.body_consumed;
+}
+
+}  // namespace idmb::failure

@@ -1,0 +1,26 @@
+// What a failed attempt means: which error class it counts as, whether the member is to blame,
+// and whether the request may be tried again on another member.
+#pragma once
+
+#include <string_view>
+
+#include "idmb/forwarder.h"
+#include "idmb/worker_table_layout.h"
+
+namespace idmb::failure {
+
+// The class an outcome is counted under (Client for client faults).
+table::ErrorClass error_class(forward::Outcome outcome);
+
+// True for backend faults; client faults (framing errors, aborts) never count against a member.
+bool blames_member(forward::Outcome outcome);
+
+// Methods whose repetition has the same effect as one execution (RFC 9110 9.2.2).
+bool is_idempotent(std::string_view method);
+
+// May this request be sent to another member after `result`? Only if nothing reached Tomcat,
+// or the method is idempotent, no body byte was consumed and no response byte reached the
+// client. Never after a client fault or a reply timeout.
+bool may_retry(const forward::Result& result, std::string_view method);
+
+}  // namespace idmb::failure

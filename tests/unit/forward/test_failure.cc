@@ -1,0 +1,68 @@
+#include <catch2/catch.hpp>
+
+#include "idmb/failure.h"
+
+using namespace idmb;
+using forward::Outcome;
+using table::ErrorClass;
+
+TEST_CASE("Outcomes map to error classes; client faults never blame a member", "[failure]") {
+  struct Row {
+    Outcome outcome;
+    ErrorClass cls;
+    bool blames;
+  };
+  const Row rows[] = {
+      {Outcome::ConnectFailed, ErrorClass::Connect, true},
+      {Outcome::BackendClosed, ErrorClass::BackendClosed, true},
+      {Outcome::BackendTimeout, ErrorClass::Timeout, true},
+      {Outcome::ProtocolError, ErrorClass::Protocol, true},
+      {Outcome::ClientBodyError, ErrorClass::Client, false},
+      {Outcome::ClientAborted, ErrorClass::Client, false},
+      {Outcome::RequestTooLarge, ErrorClass::Client, false},
+      {Outcome::Ok, ErrorClass::Client, false},
+  };
+  for (const auto& row : rows) {
+    CAPTURE(forward::to_string(row.outcome));
+    CHECK(failure::error_class(row.outcome) == row.cls);
+    CHECK(failure::blames_member(row.outcome) == row.blames);
+  }
+}
+
+TEST_CASE("Retry decisions by failure class and method", "[failure]") {
+  forward::Result r;
+  SECTION("nothing sent: any method may go elsewhere") {
+    r.outcome = Outcome::ConnectFailed;
+    CHECK(failure::may_retry(r, "POST"));
+    CHECK(failure::may_retry(r, "GET"));
+  }
+  SECTION("sent, idempotent, no body consumed, nothing answered") {
+    r.outcome = Outcome::BackendClosed;
+    r.request_sent = true;
+    CHECK(failure::may_retry(r, "GET"));
+    CHECK(failure::may_retry(r, "PUT"));
+    CHECK_FALSE(failure::may_retry(r, "POST"));
+    CHECK_FALSE(failure::may_retry(r, "PATCH"));
+  }
+  SECTION("a reply timeout is not retried, even for GET") {
+    r.outcome = Outcome::BackendTimeout;
+    r.request_sent = true;
+    CHECK_FALSE(failure::may_retry(r, "GET"));
+  }
+  SECTION("sent with a consumed body: never replayed") {
+    r.outcome = Outcome::BackendClosed;
+    r.request_sent = true;
+    r.body_consumed = true;
+    CHECK_FALSE(failure::may_retry(r, "PUT"));
+  }
+  SECTION("response already started") {
+    r.outcome = Outcome::BackendClosed;
+    r.request_sent = true;
+    r.response_started = true;
+    CHECK_FALSE(failure::may_retry(r, "GET"));
+  }
+  SECTION("client faults are not retried") {
+    r.outcome = Outcome::ClientBodyError;
+    CHECK_FALSE(failure::may_retry(r, "GET"));
+  }
+}
