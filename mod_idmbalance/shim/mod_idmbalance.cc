@@ -13,6 +13,7 @@
 
 #include "idmb/uri_path.h"
 #include "runtime.h"
+#include "status_handler.h"
 #include "shim_module.h"
 
 APLOG_USE_MODULE(idmbalance);
@@ -93,7 +94,19 @@ int map_to_storage_hook(request_rec* r) {
 }
 
 int handler_hook(request_rec* r) {
-  if (r->handler == nullptr || std::strcmp(r->handler, kForwardHandler) != 0) {
+  if (r->handler == nullptr || g_runtime == nullptr) {
+    return DECLINED;
+  }
+  bool manager = std::strcmp(r->handler, kManagerHandler) == 0;
+  if (manager || std::strcmp(r->handler, kStatusHandler) == 0) {
+    try {
+      return handle_status_page(r, *g_runtime, manager);
+    } catch (const std::exception& e) {
+      ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "idmbalance: status page failed: %s", e.what());
+      return HTTP_INTERNAL_SERVER_ERROR;
+    }
+  }
+  if (std::strcmp(r->handler, kForwardHandler) != 0) {
     return DECLINED;
   }
   auto* state = static_cast<RequestState*>(ap_get_module_config(r->request_config, &idmbalance_module));

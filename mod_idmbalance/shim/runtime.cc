@@ -2,9 +2,11 @@
 
 #include <netdb.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "ap_mpm.h"
+#include "http_protocol.h"
 #include "shim_module.h"
 
 namespace idmb::shim {
@@ -84,6 +86,25 @@ std::string build_runtime(Runtime& runtime, server_rec* main_server) {
       }
       runtime.by_name[balancer.name] = &b;
     }
+  }
+  for (server_rec* s = main_server; s != nullptr; s = s->next) {
+    for (const auto& rule : server_config(s)->mounts.mounts()) {
+      auto found = runtime.by_name.find(rule.balancer);
+      if (found != runtime.by_name.end()) {
+        auto& list = found->second->mounts;
+        if (std::find(list.begin(), list.end(), rule.pattern) == list.end()) {
+          list.push_back(rule.pattern);
+        }
+      }
+    }
+  }
+  runtime.drain_quiet_ms = server_config(main_server)->drain_quiet_ms;
+  unsigned char random_bytes[16];
+  ap_random_insecure_bytes(random_bytes, sizeof random_bytes);
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (unsigned char byte : random_bytes) {
+    runtime.nonce += kHex[byte >> 4];
+    runtime.nonce += kHex[byte & 15];
   }
   if (auto err = attach_shared_table(runtime, main_server); !err.empty()) {
     return err;

@@ -9,6 +9,7 @@
 
 #include "backend_connection.h"
 #include "idmb/balancer.h"
+#include "idmb/balancer_settings.h"
 #include "idmb/config.h"
 #include "idmb/worker_table_layout.h"
 #include "system_sources.h"
@@ -30,7 +31,9 @@ struct MemberRuntime {
 struct BalancerRuntime {
   const config::BalancerConfig* config = nullptr;
   std::deque<MemberRuntime> members;  // same order as config->members
+  std::vector<std::string> mounts;    // patterns that reach it, in any server (status page)
   std::unique_ptr<balance::Balancer> balancer;  // member choice over the shared slots
+  table::BalancerSlot* settings = nullptr;      // method and sticky force, as changed at run time
 };
 
 struct Runtime {
@@ -38,6 +41,9 @@ struct Runtime {
   std::unordered_map<std::string, BalancerRuntime*> by_name;
   SystemClock clock;
   ThreadRandom random;
+  std::string nonce;                        // the manager's per-server anti-CSRF token
+  std::uint64_t table_generation = 0;
+  std::uint32_t drain_quiet_ms = 30000;     // IdmDrainQuietTime
 };
 
 // Builds the runtime from every server's configuration, including the shared worker table.

@@ -1,21 +1,18 @@
-// The shared worker table's memory: one anonymous shared mapping per configuration generation,
-// created by the parent in post_config and inherited by every child (prefork, worker, event).
-// Anonymous memory has no backing file, so there is no file whose permissions could leak it.
+// The shared tables' memory: one anonymous shared mapping per table and configuration
+// generation, created by the parent in post_config and inherited by every child (prefork,
+// worker, event). Anonymous memory has no backing file, so no file permission can leak it.
 #include "httpd.h"
 #include "apr_shm.h"
 
+#include "idmb/balancer_settings.h"
 #include "idmb/worker_table.h"
 #include "runtime.h"
 
 namespace idmb::shim {
 namespace {
 
-// httpd unloads and reloads modules on restart, so the previous generation's segment is found
-// through the process pool (which lives as long as the parent), not through a static.
-constexpr const char* kShmKey = "idmbalance-worker-table";
-
 // APR keeps a length word at the start of an anonymous segment, so its base address is only
-// 8-byte aligned; the table wants 64 (one cache line per member record).
+// 8-byte aligned; the tables want 64 (one cache line per record).
 constexpr std::size_t kAlignment = 64;
 
 std::span<std::byte> memory_of(apr_shm_t* shm) {
@@ -23,6 +20,50 @@ std::span<std::byte> memory_of(apr_shm_t* shm) {
   std::size_t skip = (kAlignment - base % kAlignment) % kAlignment;
   return {reinterpret_cast<std::byte*>(base + skip), apr_shm_size_get(shm) - skip};
 }
+
+// One generation's segment for `key`, with the previous generation's (if any) at hand until
+// `commit` replaces it. httpd unloads and reloads modules on restart, so the previous segment
+// is found through the process pool (which lives as long as the parent), not a static.
+class Segment {
+ public:
+  Segment(apr_pool_t* process_pool, const char* key) : pool_(process_pool), key_(key) {
+    void* previous = nullptr;
+    apr_pool_userdata_get(&previous, key_, pool_);
+    previous_ = static_cast<apr_shm_t*>(previous);
+  }
+  ~Segment() {
+    if (current_ != nullptr) {
+      apr_shm_destroy(current_);  // not committed: a failed start leaves the old one in place
+    }
+  }
+  std::string create(std::size_t bytes) {
+    apr_status_t rv = apr_shm_create(&current_, bytes + kAlignment, nullptr, pool_);
+    if (rv != APR_SUCCESS) {
+      char buf[128];
+      current_ = nullptr;
+      return std::string("cannot create shared memory: ") + apr_strerror(rv, buf, sizeof buf);
+    }
+    return {};
+  }
+  std::span<std::byte> memory() const { return memory_of(current_); }
+  std::optional<std::span<std::byte>> previous_memory() const {
+    return previous_ ? std::optional(memory_of(previous_)) : std::nullopt;
+  }
+  void commit() {
+    // Unmaps the old one here only: children of the old generation keep their mapping.
+    if (previous_ != nullptr) {
+      apr_shm_destroy(previous_);
+    }
+    apr_pool_userdata_set(current_, key_, apr_pool_cleanup_null, pool_);
+    current_ = nullptr;
+  }
+
+ private:
+  apr_pool_t* pool_;
+  const char* key_;
+  apr_shm_t* previous_ = nullptr;
+  apr_shm_t* current_ = nullptr;
+};
 
 }  // namespace
 
@@ -32,41 +73,56 @@ std::string attach_shared_table(Runtime& runtime, server_rec* main_server) {
   for (const auto& b : runtime.balancers) {
     capacity += b.members.size();
   }
-  apr_shm_t* shm = nullptr;
-  apr_status_t rv = apr_shm_create(&shm, table::WorkerTable::bytes_needed(capacity) + kAlignment, nullptr, process_pool);
-  if (rv != APR_SUCCESS) {
-    char buf[128];
-    return std::string("cannot create the shared worker table: ") + apr_strerror(rv, buf, sizeof buf);
+
+  Segment members(process_pool, "idmbalance-worker-table");
+  if (auto err = members.create(table::WorkerTable::bytes_needed(capacity)); !err.empty()) {
+    return "worker table: " + err;
   }
-  auto table = table::WorkerTable::create(memory_of(shm), capacity);
+  auto table = table::WorkerTable::create(members.memory(), capacity);
   if (!table) {
-    apr_shm_destroy(shm);
-    return "cannot create the shared worker table: " + table.error();
+    return "worker table: " + table.error();
   }
+  Segment settings_segment(process_pool, "idmbalance-balancer-settings");
+  if (auto err = settings_segment.create(table::BalancerSettings::bytes_needed(runtime.balancers.size()));
+      !err.empty()) {
+    return "balancer settings: " + err;
+  }
+  auto settings = table::BalancerSettings::create(settings_segment.memory(), runtime.balancers.size());
+  if (!settings) {
+    return settings.error();
+  }
+
   for (auto& b : runtime.balancers) {
+    auto balancer_slot = settings->add(*b.config);
+    if (!balancer_slot) {
+      return balancer_slot.error();
+    }
+    b.settings = *balancer_slot;
     for (auto& m : b.members) {
       const auto& cfg = *m.config;
       auto slot = table->add(b.config->name, cfg.name, cfg.route, static_cast<std::uint32_t>(cfg.activation),
                              cfg.factor);
       if (!slot) {
-        apr_shm_destroy(shm);
-        return "shared worker table: " + slot.error();
+        return "worker table: " + slot.error();
       }
       m.slot = *slot;
     }
   }
 
-  void* previous = nullptr;
-  apr_pool_userdata_get(&previous, kShmKey, process_pool);
-  if (previous != nullptr) {
-    auto* old_shm = static_cast<apr_shm_t*>(previous);
-    if (auto old_table = table::WorkerTable::attach(memory_of(old_shm))) {
-      table->carry_over_from(*old_table);  // graceful restart: keep counters and runtime state
+  // Graceful restart: keep counters and runtime state of what still exists.
+  if (auto old = members.previous_memory()) {
+    if (auto old_table = table::WorkerTable::attach(*old)) {
+      table->carry_over_from(*old_table);
     }
-    // Unmaps it here only: children of the old generation keep their mapping until they exit.
-    apr_shm_destroy(old_shm);
   }
-  apr_pool_userdata_set(shm, kShmKey, apr_pool_cleanup_null, process_pool);
+  if (auto old = settings_segment.previous_memory()) {
+    if (auto old_settings = table::BalancerSettings::attach(*old)) {
+      settings->carry_over_from(*old_settings);
+    }
+  }
+  members.commit();
+  settings_segment.commit();
+  runtime.table_generation = table->header().generation.load();
   return {};
 }
 

@@ -114,6 +114,18 @@ const char* cmd_unmount(cmd_parms* cmd, void*, const char* pattern, const char* 
   return status ? nullptr : directive_error(cmd, status.error());
 }
 
+const char* cmd_drain_quiet(cmd_parms* cmd, void*, const char* value) {
+  if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) {
+    return err;
+  }
+  auto ms = config::parse_duration_ms(value);
+  if (!ms) {
+    return directive_error(cmd, std::string("IdmDrainQuietTime: ") + ms.error());
+  }
+  server_config(cmd->server)->drain_quiet_ms = *ms;
+  return nullptr;
+}
+
 }  // namespace
 
 // httpd's C++ view of a directive handler is `const char* (*)()`; going through void(*)()
@@ -166,6 +178,9 @@ const command_rec directives[] = {
                   "IdmMount PATTERN BALANCER: forward matching URLs"),
     AP_INIT_TAKE2("IdmUnmount", as_cmd_func(cmd_unmount), nullptr, RSRC_CONF,
                   "IdmUnmount PATTERN BALANCER|*: exclude URLs from a mount"),
+    AP_INIT_TAKE1("IdmDrainQuietTime", as_cmd_func(cmd_drain_quiet), nullptr, RSRC_CONF,
+                  "IdmDrainQuietTime DURATION: a disabled member with nothing in flight and no sticky "
+                  "request for this long is reported drained"),
     {nullptr, {nullptr}, nullptr, 0, RAW_ARGS, nullptr},
 };
 

@@ -21,6 +21,7 @@ struct ServerConfig {
   std::deque<config::BalancerConfig> balancers;     // defined in this server's scope (deque: stable addresses)
   config::BalancerConfig* open_balancer = nullptr;  // the <IdmBalancer> section being read
   MountMap mounts;                                  // own rules first, then the main server's
+  std::uint32_t drain_quiet_ms = 30000;             // IdmDrainQuietTime (main server only)
 };
 
 ServerConfig* server_config(server_rec* s);

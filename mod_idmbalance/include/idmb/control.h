@@ -1,0 +1,110 @@
+// The manager's control interface, without httpd: parsing and validating the POSTed form,
+// the CSRF checks (nonce, same origin), and applying a command to the shared table.
+//
+// The form (application/x-www-form-urlencoded, POST only, at most 8 KiB and 32 fields, each
+// key at most once):
+//   nonce=N          required; the handler compares it with nonce_matches()
+//   balancer=B       required
+//   member=M         the member to change; required by action and factor
+//   action=A         activate | disable | stop | standby | reset | recover
+//   factor=N         1..100; may come with or without an action (the HTML page posts it alone)
+//   method=M         requests | traffic | busyness | p2c      (balancer setting)
+//   sticky_force=F   on | off (also 1/0, true/false)          (balancer setting)
+// A form must change something: at least one of action, factor, method, sticky_force.
+// An empty "member=" counts as absent, so one balancer form can serve both levels.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "idmb/config.h"
+#include "idmb/expected.h"
+#include "idmb/worker_table_layout.h"
+
+namespace idmb::status {
+
+inline constexpr std::size_t kMaxFormBytes = 8192;
+inline constexpr std::size_t kMaxFormFields = 32;
+
+struct FormFields {
+  std::vector<std::pair<std::string, std::string>> items;  // in body order, keys unique
+  // The value for `key`, or nullptr.
+  const std::string* find(std::string_view key) const;
+};
+
+// Decodes '+' as space and %XX (one pass: "%2541" stays "%41"). Refuses a body over
+// kMaxFormBytes, more than kMaxFormFields fields, a malformed escape, an empty key, a
+// duplicate key and NUL bytes. Empty segments ("a=1&&b=2", a trailing '&') are skipped;
+// "key" without '=' has an empty value.
+Expected<FormFields> parse_form(std::string_view body);
+
+enum class Action { Activate, Disable, Stop, Standby, Reset, Recover };
+std::string_view to_string(Action a);
+
+struct Command {
+  std::string nonce;     // as given (may be empty): checked by the caller
+  std::string balancer;
+  std::string member;    // empty: a balancer-level command
+  std::optional<Action> action;
+  std::optional<std::uint32_t> factor;
+  std::optional<config::Method> method;
+  std::optional<bool> sticky_force;
+};
+
+// Validates the fields: known keys only, well-formed names, values in range. Says nothing
+// about whether the balancer or member exists (apply_command does).
+Expected<Command> parse_command(const FormFields& fields);
+
+// CSRF check on the Origin header, or on the Referer when there is no Origin. True when the
+// header is absent (empty: not a browser, or a browser that sent none) or when its authority
+// names the request's Host: host case-insensitive, port as given, except that a missing port
+// equals the scheme's default (http 80, https 443). "null", a malformed URL or a missing Host
+// give false.
+bool same_origin(std::string_view origin_or_referer, std::string_view host_header);
+
+// Constant-time comparison (for equal lengths); an empty expected or given nonce never matches.
+bool nonce_matches(std::string_view expected, std::string_view given);
+
+// What apply_command changes, supplied by the handler (the shared table in httpd, fakes in
+// tests).
+class ControlTarget {
+ public:
+  virtual ~ControlTarget() = default;
+  virtual bool has_balancer(std::string_view balancer) = 0;
+  // The member's shared record, or nullptr when the balancer has no such member.
+  virtual table::MemberSlot* member(std::string_view balancer, std::string_view member) = 0;
+  virtual Status set_method(std::string_view balancer, config::Method method) = 0;
+  virtual Status set_sticky_force(std::string_view balancer, bool force) = 0;
+  virtual std::int64_t now_ms() = 0;
+};
+
+struct ControlResult {
+  enum class Code {
+    Ok,        // applied; message says what changed (for the log)
+    NotFound,  // unknown balancer or member: 404, nothing changed
+    Invalid,   // a command that cannot apply: 400, nothing changed
+    Failed,    // the target refused a balancer setting: 500; later parts (member changes)
+               // were not applied, earlier balancer settings may have been
+  };
+  Code code = Code::Ok;
+  std::string message;
+  bool ok() const { return code == Code::Ok; }
+};
+
+// Checks that the balancer (and member) exist before changing anything, then applies, in
+// order: method, sticky force, factor, action. Member actions act on the slot directly:
+//   activate/disable/stop/standby  set the activation (every child sees it at once);
+//   reset    zeroes requests, error counters, bytes, sticky hits and the last error; keeps
+//            busy (requests in flight still finish and decrement it), the balancing clock
+//            (zeroing it would send this member every new request), health, activation,
+//            and last_sticky_ms (the drain clock);
+//   recover  forces a recovery: a member in error becomes recovering (state_since = now), so
+//            it takes traffic again and the usual passive checks judge it; a member not in
+//            error is left alone (Ok, message says so).
+ControlResult apply_command(const Command& command, ControlTarget& target);
+
+}  // namespace idmb::status

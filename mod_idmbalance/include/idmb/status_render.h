@@ -1,0 +1,79 @@
+// The three views of a status snapshot (status_snapshot.h): JSON for scripts, Prometheus
+// text for scrapers, HTML for people. Pure functions of the snapshot: the same snapshot
+// always renders the same bytes, which the golden tests rely on.
+//
+// JSON schema (version 1; keys always in this order, every key always present except
+// "nonce"; times are Unix epoch milliseconds, 0 meaning "never/unknown"):
+//   { "schema": 1, "version": str, "generated_ms": int, "generation": int,
+//     "nonce": str,                       -- only when non-empty (manager page only)
+//     "balancers": [ { "name": str, "method": "requests"|"traffic"|"busyness"|"p2c",
+//         "sticky": { "enabled": bool, "cookie": str, "path_param": str, "force": bool },
+//         "mounts": [str],
+//         "members": [ { "name", "route", "address" ("host:port"), "domain", "redirect": str,
+//             "activation": "active"|"disabled"|"stopped"|"standby",
+//             "state": "ok"|"error"|"recovering", "state_since_ms": int,
+//             "factor", "busy", "requests": int,
+//             "errors": { "connect", "cping", "backend_closed", "protocol", "timeout",
+//                         "fail_status", "client": int },
+//             "errors_total": int (all classes but "client"),
+//             "bytes_in", "bytes_out", "sticky_hits": int,
+//             "last_error": str (an errors key, "" if none), "last_error_ms": int,
+//             "last_sticky_ms": int, "drained": bool } ] } ],
+//     "events": [ { "time_ms": int, "balancer": str, "member": str, "text": str } ] }
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "idmb/status_snapshot.h"
+
+namespace idmb::status {
+
+inline constexpr std::string_view kJsonContentType = "application/json";
+inline constexpr std::string_view kPrometheusContentType = "text/plain; version=0.0.4; charset=utf-8";
+inline constexpr std::string_view kHtmlContentType = "text/html; charset=utf-8";
+
+std::string render_json(const Snapshot& snapshot);
+
+// Prometheus text exposition format 0.0.4. Families (labels balancer, member, route):
+//   counters idmbalance_member_{requests,bytes_in,bytes_out,sticky_hits}_total and
+//            idmbalance_member_errors_total{class=...};
+//   gauges   idmbalance_member_{busy,factor,up,drained},
+//            idmbalance_member_state{state=ok|error|recovering} and
+//            idmbalance_member_activation{activation=active|disabled|stopped|standby}
+//            (one-hot: 1 for the current value, 0 for the others).
+std::string render_prometheus(const Snapshot& snapshot);
+
+struct HtmlOptions {
+  bool manager = false;        // adds the forms (and the snapshot's nonce in them)
+  std::string action_url;      // where the forms POST: the manager's own URL
+  int refresh_seconds = 0;     // > 0: <meta http-equiv="refresh">
+  std::string json_url;        // links to the other views; omitted when empty
+  std::string prometheus_url;
+};
+
+// A self-contained page (inline CSS, no JavaScript). In manager mode every member row has a
+// form posting nonce, balancer, member and action=activate|disable|stop|standby|reset|recover
+// (one button each), and a second form posting nonce, balancer, member and factor=N without
+// an action; each balancer has a form posting nonce, balancer, method=... and
+// sticky_force=on|off without a member.
+std::string render_html(const Snapshot& snapshot, const HtmlOptions& options);
+
+// Building blocks, public for the tests and the handler's error pages.
+// Invalid UTF-8 is replaced by U+FFFD in all three.
+void append_html_escaped(std::string& out, std::string_view text);  // & < > " '
+std::string html_escape(std::string_view text);
+// A JSON string literal with its quotes; control characters (and < > &) as \u00XX.
+void append_json_string(std::string& out, std::string_view text);
+// A Prometheus label value without quotes: backslash, double quote and newline escaped.
+void append_prometheus_label_value(std::string& out, std::string_view text);
+
+// "0s", "45s", "3m 12s", "2h 5m", "4d 3h".
+std::string human_duration(std::int64_t ms);
+// "0 B", "1023 B", "1.5 KiB", "20.0 MiB" (binary units, one decimal, rounded down).
+std::string human_bytes(std::uint64_t bytes);
+// "2024-05-01 12:00:00 UTC"
+std::string format_utc(std::int64_t epoch_ms);
+
+}  // namespace idmb::status

@@ -1,0 +1,108 @@
+// The status snapshot: one plain-data copy of the live worker table plus the configuration it
+// belongs to. The HTML, JSON and Prometheus renderers (status_render.h) all work from it, so
+// the three views always agree and can be golden-tested from a hand-built snapshot.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "idmb/config.h"
+#include "idmb/worker_table_layout.h"
+
+namespace idmb::status {
+
+// "connect", "cping", "backend_closed", "protocol", "timeout", "fail_status", "client";
+// "unknown" for a value outside the enum. These are the JSON keys and Prometheus labels.
+std::string_view error_class_name(table::ErrorClass c);
+
+struct MemberStatus {
+  std::string name;
+  std::string route;
+  std::string address;      // "host:port" (an IPv6 host keeps its brackets)
+  std::string domain;
+  std::string redirect;
+  std::string activation;   // active | disabled | stopped | standby (runtime, from the table)
+  std::string state;        // ok | error | recovering
+  std::int64_t state_since_ms = 0;  // 0: unknown
+  std::uint32_t factor = 1;         // runtime, from the table
+  std::int64_t busy = 0;            // requests in flight
+  std::uint64_t requests = 0;
+  std::array<std::uint64_t, table::kErrorClassCount> errors{};  // indexed by ErrorClass
+  std::uint64_t errors_total = 0;   // every class except Client: client faults are not the member's
+  std::uint64_t bytes_in = 0;       // response bytes received from the member
+  std::uint64_t bytes_out = 0;      // request body bytes sent to it
+  std::uint64_t sticky_hits = 0;
+  std::int64_t last_error_ms = 0;   // 0: never
+  std::string last_error;           // error_class_name of the last error, "" if none
+  std::int64_t last_sticky_ms = 0;  // 0: never
+  // Disabled, nothing in flight, and no sticky request for the quiet time: safe to take down.
+  bool drained = false;
+};
+
+struct StickyStatus {
+  bool enabled = true;
+  std::string cookie;
+  std::string path_param;
+  bool force = false;
+};
+
+struct BalancerStatus {
+  std::string name;
+  std::string method;  // requests | traffic | busyness | p2c
+  StickyStatus sticky;
+  std::vector<std::string> mounts;  // patterns mounted on this balancer
+  std::vector<MemberStatus> members;
+};
+
+// A state change worth showing ("t1: error (connect)"). Filled by the caller; the table keeps
+// no event log yet.
+struct Event {
+  std::int64_t time_ms = 0;
+  std::string balancer;
+  std::string member;
+  std::string text;
+};
+
+struct Snapshot {
+  std::int64_t generated_ms = 0;
+  std::string version;       // module version string
+  std::uint64_t generation = 0;  // worker table generation (bumped by each rebuilding restart)
+  std::string nonce;         // manager only; empty on the read-only page
+  std::vector<BalancerStatus> balancers;
+  std::vector<Event> events;
+};
+
+// What take_snapshot reads for one balancer.
+struct BalancerSource {
+  const config::BalancerConfig* config = nullptr;
+  // Parallel to config->members; a missing or null entry yields the configured values and
+  // zero counters.
+  std::vector<const table::MemberSlot*> slots;
+  std::vector<std::string> mounts;
+  // Runtime balancer settings changed by the manager, when the caller keeps them; the
+  // configured values otherwise.
+  std::optional<config::Method> method;
+  std::optional<bool> sticky_force;
+};
+
+struct SnapshotInfo {
+  std::string version;
+  std::uint64_t generation = 0;
+  std::string nonce;
+};
+
+// Copies every member's atomics (each read once, relaxed: a snapshot of counters that move
+// independently is never exactly simultaneous, and nothing here needs it to be). Activation
+// and factor come from the table, since the manager may have changed them.
+Snapshot take_snapshot(const std::vector<BalancerSource>& sources, std::int64_t now_ms,
+                       std::uint64_t drain_quiet_ms, const SnapshotInfo& info = {});
+
+// The drain rule on its own: disabled, busy <= 0 and no sticky hit for `drain_quiet_ms`.
+bool is_drained(std::string_view activation, std::int64_t busy, std::int64_t last_sticky_ms,
+                std::int64_t now_ms, std::uint64_t drain_quiet_ms);
+
+}  // namespace idmb::status
