@@ -143,6 +143,12 @@ std::unique_ptr<BackendConnection> ConnectionPool::take() {
   return found;
 }
 
+void ConnectionPool::clear() {
+  std::vector<std::unique_ptr<BackendConnection>> closing;
+  std::lock_guard lock(mutex_);
+  closing.swap(idle_);
+}
+
 void ConnectionPool::give_back(std::unique_ptr<BackendConnection> connection) {
   if (connection->has_unread_input()) {
     return;  // bytes after END_RESPONSE: never reuse

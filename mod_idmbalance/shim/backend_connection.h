@@ -56,6 +56,8 @@ class ConnectionPool {
   std::unique_ptr<BackendConnection> take();
   // Keeps the connection for reuse if there is room; closes it otherwise.
   void give_back(std::unique_ptr<BackendConnection> connection);
+  // Closes every idle connection (after one of them failed a CPING, the rest are suspect).
+  void clear();
 
  private:
   std::mutex mutex_;

@@ -23,11 +23,13 @@ namespace {
 
 using forward::Outcome;
 
-// A pooled connection that is still clean, CPINGed first if it sat idle for a while; or a
-// new one. `reused` tells which.
+// A connection to `member` ready for a request: a pooled one that is still clean (CPINGed
+// first if it sat idle a while), else a new one. On failure returns nullptr and fills
+// `failed` (nothing was sent, so the request may go elsewhere).
 std::unique_ptr<BackendConnection> acquire(request_rec* r, const BalancerRuntime& balancer, MemberRuntime& member,
-                                           bool& reused, std::string& error) {
+                                           bool& reused, forward::Result& failed) {
   const auto& cfg = *balancer.config;
+  bool check_fresh = false;
   while (auto connection = member.pool.take()) {
     if (!connection->idle_and_clean()) {
       ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "member %s (%s): pooled connection was closed by the backend",
@@ -38,16 +40,32 @@ std::unique_ptr<BackendConnection> acquire(request_rec* r, const BalancerRuntime
     if (idle >= std::chrono::milliseconds(cfg.ping_after_idle_ms)) {
       std::string detail;
       if (!forward::cping(*connection, cfg.ping_timeout_ms, detail)) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "member %s (%s): idle connection failed CPING: %s",
+        // A firewall that dropped one idle connection dropped them all: start afresh, and
+        // make sure the member itself answers before a request goes to it.
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "member %s (%s): idle connection failed CPING (%s), reconnecting",
                       member.config->name.c_str(), member.address.c_str(), detail.c_str());
-        continue;
+        member.pool.clear();
+        check_fresh = true;
+        break;
       }
     }
     reused = true;
     return connection;
   }
   reused = false;
-  return BackendConnection::open(member.sockaddr, member.sockaddr_len, cfg.connect_timeout_ms, error);
+  std::string error;
+  auto connection = BackendConnection::open(member.sockaddr, member.sockaddr_len, cfg.connect_timeout_ms, error);
+  if (!connection) {
+    failed.outcome = Outcome::ConnectFailed;
+    failed.detail = error;
+    return nullptr;
+  }
+  if (check_fresh && !forward::cping(*connection, cfg.ping_timeout_ms, error)) {
+    failed.outcome = Outcome::CpingFailed;
+    failed.detail = "new connection: " + error;
+    return nullptr;
+  }
+  return connection;
 }
 
 int status_for(const forward::Result& result) {
@@ -59,6 +77,7 @@ int status_for(const forward::Result& result) {
     case Outcome::RequestTooLarge:
       return HTTP_BAD_REQUEST;
     case Outcome::ConnectFailed:
+    case Outcome::CpingFailed:
       return HTTP_SERVICE_UNAVAILABLE;
     case Outcome::BackendClosed:
       return result.request_sent ? HTTP_BAD_GATEWAY : HTTP_SERVICE_UNAVAILABLE;
@@ -138,12 +157,9 @@ int forward_request(request_rec* r, BalancerRuntime& balancer) {
     chooser.start(choice.member, choice.sticky);
     for (int attempt = 0; attempt < 2; ++attempt) {
       bool reused = false;
-      std::string error;
-      auto connection = acquire(r, balancer, member, reused, error);
+      result = {};
+      auto connection = acquire(r, balancer, member, reused, result);
       if (!connection) {
-        result = {};
-        result.outcome = Outcome::ConnectFailed;
-        result.detail = error;
         break;
       }
       result = forward::exchange(mapped.ajp, mapped.body, options, {packet, cfg.packet_size}, *connection, client);

@@ -10,6 +10,7 @@ using table::ErrorClass;
 ErrorClass error_class(Outcome outcome) {
   switch (outcome) {
     case Outcome::ConnectFailed: return ErrorClass::Connect;
+    case Outcome::CpingFailed: return ErrorClass::Cping;
     case Outcome::BackendClosed: return ErrorClass::BackendClosed;
     case Outcome::BackendTimeout: return ErrorClass::Timeout;
     case Outcome::ProtocolError: return ErrorClass::Protocol;

@@ -54,6 +54,7 @@ enum class Outcome {
   ClientBodyError,  // client body malformed or shorter than announced: 400, member not blamed
   ClientAborted,    // client went away mid-response: member not blamed
   ConnectFailed,    // (shim only) connection refused or timed out: 503
+  CpingFailed,      // (shim only) no CPONG on a connection about to be used: 503
   BackendClosed,    // backend closed or reset: 503 if nothing was sent, else 502
   BackendTimeout,   // no packet within the reply timeout: 504
   ProtocolError,    // backend sent something that is not valid AJP: 502

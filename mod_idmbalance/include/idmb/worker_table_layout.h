@@ -11,8 +11,11 @@
 namespace idmb::table {
 
 inline constexpr std::uint32_t kMagic = 0x424d4449;  // "IDMB" little-endian
-inline constexpr std::uint32_t kLayoutVersion = 2;
+inline constexpr std::uint32_t kLayoutVersion = 3;
 inline constexpr std::size_t kNameSize = 64;         // names and routes are < 64 bytes (config enforces)
+inline constexpr std::size_t kEventRingSize = 64;    // state-change events kept for the status page
+inline constexpr std::size_t kEventTextSize = 112;   // bytes of text per event (longer text is cut)
+inline constexpr std::uint32_t kNoMember = 0xffffffff;  // an event about the server, not one member
 
 // Why a request failed, counted per member. Client faults are counted too, but never make a
 // member unhealthy.
@@ -53,6 +56,13 @@ struct alignas(64) MemberSlot {
   std::atomic<std::int64_t> state_since_ms;
   std::atomic<std::int64_t> last_error_ms;
   std::atomic<std::uint32_t> last_error_class;  // ErrorClass
+  // Health accounting (health.h), shared by the request path of every child and the prober.
+  std::atomic<std::uint32_t> consecutive_failures;  // backend faults on requests since the last success
+  std::atomic<std::uint32_t> probe_passes;          // consecutive good probes
+  std::atomic<std::uint32_t> probe_fails;           // consecutive failed probes
+  std::atomic<std::uint32_t> last_probe_ok;         // 1: the last probe passed
+  std::atomic<std::int64_t> last_probe_ms;          // 0: never probed, or a probe is due at once
+  std::atomic<std::uint64_t> ejections;             // times taken out of rotation (-> Error)
 
   // Load and counters.
   std::atomic<std::int32_t> busy;          // requests in flight
@@ -71,7 +81,24 @@ struct alignas(64) TableHeader {
   std::uint32_t capacity;    // member slots that follow
   std::uint32_t slot_size;   // sizeof(MemberSlot) when written: a layout check
   std::atomic<std::uint32_t> count;  // slots in use
+  std::uint32_t event_capacity;      // entries in the event ring after the slots: a layout check
   std::atomic<std::uint64_t> generation;  // bumped by every (re)start that rebuilt the table
+  // Which child runs the health probes: holder pid << 32 | end of the lease in whole seconds
+  // (of the caller's now_ms clock); 0 = free. One word, so taking and renewing are one CAS:
+  // with pid and expiry in two atomics a late renewal and a takeover could both succeed.
+  std::atomic<std::uint64_t> prober_lease;
+  std::atomic<std::uint64_t> event_writes;  // events ever added: the next event's number
+};
+
+// One state-change event. Every field is an atomic, so a reader racing a writer reads no torn
+// value (only a mix of two events, which the sequence number and the check word reveal).
+struct EventEntry {
+  std::atomic<std::uint64_t> seq;      // 0 never written; 2n+1 while event n is written; 2n+2 published
+  std::atomic<std::int64_t> time_ms;
+  std::atomic<std::uint32_t> member;   // slot index, or kNoMember
+  std::uint32_t reserved;
+  std::atomic<std::uint64_t> check;    // hash of number, time, member and text
+  std::atomic<std::uint64_t> text[kEventTextSize / 8];  // NUL-padded bytes
 };
 
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free, "shared counters need address-free atomics");
