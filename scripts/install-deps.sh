@@ -11,6 +11,7 @@ PACKAGES=(
   libapache2-mod-jk
   python3 python3-pytest
   curl openssl wrk iproute2
+  chromium chromium-driver
 )
 
 missing=()

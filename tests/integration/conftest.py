@@ -18,6 +18,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import balancer_api as bapi  # noqa: E402
 import stack as stk  # noqa: E402
 from fake_ajp import FakeAjp  # noqa: E402
 
@@ -126,10 +127,11 @@ def stack(fake):
     workdir = stk.default_workdir()
     dead_port = stk.free_port()  # nothing listens here: the `dead` balancer's member
     s = TestStack(workdir, FRONTEND, _STATE.get("module"), https=True, big_packets=True,
-                  fake_port=fake.port, basic_auth=True,
+                  fake_port=fake.port, basic_auth=True, extra_ajp=1,
                   mpm=os.environ.get("IDMB_MPM", "event"))
     s.fake = fake
     s.dead_port = dead_port
+    s.weighted_port, s.idm_port, s.mgr_port = stk.free_ports(3)
     _STATE["stack"] = s
     orig_config = s.httpd_config
 
@@ -145,6 +147,7 @@ def stack(fake):
                                           connect_timeout="2s", reply_timeout="5s",
                                           ping_timeout="1s", ping_after_idle="1s"))
         cfg.mounts.append(stk.Mount("/fping/*", "fping"))
+        add_balancing_config(s, cfg)
         return cfg
     s.httpd_config = httpd_config
     try:
@@ -155,6 +158,78 @@ def stack(fake):
     yield s
     _STATE.pop("stack", None)
     s.down()
+
+
+# Balancers for the balancing, manager and browser tests (test_balancing.py, test_manager.py,
+# test_browser.py). The webapp is deployed at /app (and /escaped) on both Tomcats, so each
+# balancer gets its own vhost where /app/* is mounted on it.
+XSS_MOUNT = "/xss/<script>alert('x')&\"</script>/*"
+
+
+def balancing_ajp_port(t: stk.Tomcat) -> int:
+    """The balancing tests' own AJP connector (Stack extra_ajp=1): their connection pools stay
+    off the connector that `app` uses, whose connections test_connections.py counts."""
+    return t.ajp[-1].port
+
+
+def _members(s: stk.Stack, names=("t1", "t2"), factors: Optional[Dict[str, int]] = None):
+    out = []
+    for t in s.tomcats:
+        if t.name in names:
+            f = (factors or {}).get(t.name)
+            out.append(stk.Member(t.name, balancing_ajp_port(t), route=t.route, secret=s.secret,
+                                  extra=f"factor={f}" if f else ""))
+    return out
+
+
+def add_balancing_config(s: stk.Stack, cfg: stk.HttpdConfig) -> None:
+    """weighted (t1 factor 3, t2 factor 1) on weighted_port; operator (t1+t2) on /app/* and
+    selfservice (t2 only) on /escaped/* of idm_port; mgr (t1+t2) on mgr_port, with a mount
+    pattern full of HTML metacharacters; the status/manager Locations; logs/balance.log."""
+    cfg.balancers += [
+        stk.Balancer("weighted", _members(s, factors={"t1": 3, "t2": 1}), connect_timeout="2s"),
+        stk.Balancer("operator", _members(s), connect_timeout="2s"),
+        stk.Balancer("selfservice", _members(s, names=("t2",)), connect_timeout="2s"),
+        stk.Balancer("mgr", _members(s), connect_timeout="2s"),
+    ]
+    mgr_mounts = [stk.Mount("/app/*", "mgr")]
+    if s.frontend == "idmbalance":
+        mgr_mounts.append(stk.Mount(XSS_MOUNT, "mgr"))
+    cfg.vhosts += [
+        stk.VHost(s.weighted_port, mounts=[stk.Mount("/app/*", "weighted")]),
+        stk.VHost(s.idm_port, mounts=[stk.Mount("/app/*", "operator"),
+                                      stk.Mount("/escaped/*", "selfservice")]),
+        stk.VHost(s.mgr_port, mounts=mgr_mounts),
+    ]
+    extra = "\n" + bapi.route_log_conf()
+    if s.frontend == "idmbalance":
+        extra += bapi.status_conf()
+    cfg.extra = (cfg.extra or "") + extra
+
+
+@pytest.fixture(scope="session")
+def prefork(stack):
+    """A second httpd on the same Tomcats: prefork MPM with 8 children (StartServers,
+    MinSpareServers 8), /app/* on balancer `app` (t1+t2), the status/manager pages and
+    logs/balance.log."""
+    port = stk.free_port()
+    extra = bapi.route_log_conf()
+    if stack.frontend == "idmbalance":
+        extra += bapi.status_conf()
+    cfg = stk.HttpdConfig(stack.workdir / "httpd-prefork", port, stack.frontend, stack.module,
+                          mpm="prefork", start_servers=8,
+                          balancers=[stk.Balancer("app", _members(stack), connect_timeout="2s")],
+                          mounts=[stk.Mount("/app/*", "app")], extra=extra)
+    h = stk.Httpd(cfg)
+    h.write()
+    r = h.configtest()
+    assert r.returncode == 0, r.stdout + r.stderr
+    try:
+        h.start()
+        stk.wait_for(lambda: len(h.children()) >= 8, 20, 0.1, "8 prefork children")
+        yield h
+    finally:
+        h.stop()
 
 
 @pytest.fixture(autouse=True)

@@ -1019,14 +1019,16 @@ class Stack:
 
     Optional: extra AJP connectors with packet size 65536 on each Tomcat plus an HTTP vhost
     (`big_port`) that mounts /app/* on balancer `big`; an HTTPS vhost; a fake AJP backend
-    balancer `fault` mounted at /fault/*; a Basic-auth location /app/secure/.
+    balancer `fault` mounted at /fault/*; a Basic-auth location /app/secure/; `extra_ajp`
+    more plain AJP connectors per Tomcat (the last ones in Tomcat.ajp), so other balancers'
+    connection pools do not mix with `app`'s.
     """
 
     def __init__(self, workdir: Path, frontend: str, module: Optional[Path],
                  secret: str = DEFAULT_SECRET, port: Optional[int] = None,
                  https: bool = False, big_packets: bool = False, fake_port: Optional[int] = None,
                  basic_auth: bool = False, mpm: str = "event", tomcat_http: bool = True,
-                 extra_conf: str = ""):
+                 extra_conf: str = "", extra_ajp: int = 0):
         self.workdir = workdir.resolve()
         self.frontend = frontend
         self.module = module
@@ -1038,6 +1040,7 @@ class Stack:
         self.mpm = mpm
         self.tomcat_http = tomcat_http
         self.extra_conf = extra_conf
+        self.extra_ajp = extra_ajp  # more 8192-byte AJP connectors per Tomcat (after the others)
         self.port = port or free_port()
         self.https_port = free_port() if https else None
         self.big_port = free_port() if big_packets else None
@@ -1053,6 +1056,7 @@ class Stack:
             ajp = [AjpConnector(free_port(), 8192, self.secret)]
             if self.big_packets:
                 ajp.append(AjpConnector(free_port(), 65536, self.secret))
+            ajp += [AjpConnector(free_port(), 8192, self.secret) for _ in range(self.extra_ajp)]
             t = Tomcat(self.workdir, name, route=name, ajp=ajp,
                        http_port=free_port() if self.tomcat_http else None,
                        webapps={"/app": self.apps["app"], "/escaped": self.apps["escaped"]})

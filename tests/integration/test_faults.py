@@ -104,6 +104,7 @@ def test_fake_backend_saw_valid_requests(stack):
     assert not unknown, f"request attributes Tomcat would refuse: {unknown}"
 
 
+@pytest.mark.idmbalance_only
 def test_backend_content_length_is_checked_and_transfer_encoding_dropped(stack):
     """The backend claims Content-Length: 1000 and T-E chunked for a 2-byte body.
 
@@ -119,6 +120,7 @@ def test_backend_content_length_is_checked_and_transfer_encoding_dropped(stack):
     _ok_on_fresh_connection(stack, -1)
 
 
+@pytest.mark.idmbalance_only
 def test_backend_content_length_passed_when_true(stack):
     """Tomcat's own Content-Length survives (downloads show their size; HEAD keeps it)."""
     r = get(stack.port, "/app/binary?n=1000")
