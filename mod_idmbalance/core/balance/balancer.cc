@@ -25,6 +25,10 @@
 // remembers (mod_jk forgets by halving lb_value every minute instead).
 // That lift also heals a clock that has drifted more than 2^63 away: whichever clock looks
 // most advanced becomes the reference and the others are pulled to it.
+//
+// Every method weighs a member by its factor times its slow-start share (health.h): a member
+// that has just recovered or been re-activated starts at slow_start_min_percent of its factor
+// and reaches the whole factor at the end of the window (at least weight 1 throughout).
 #include "idmb/balancer.h"
 
 #include <algorithm>
@@ -62,6 +66,32 @@ std::uint32_t factor_of(const MemberSlot& s) {
   return std::clamp<std::uint32_t>(s.factor.load(kRelaxed), 1, kMaxFactor);
 }
 
+// The clock, read once per decision and only if a ramping member needs it.
+class LazyNow {
+ public:
+  explicit LazyNow(Clock& clock) : clock_(clock) {}
+  std::int64_t get() {
+    if (!known_) {
+      now_ = clock_.now_ms();
+      known_ = true;
+    }
+    return now_;
+  }
+
+ private:
+  Clock& clock_;
+  std::int64_t now_ = 0;
+  bool known_ = false;
+};
+
+// Factor scaled by the slow-start share; factor <= 2^16, so the product fits.
+std::uint32_t weight_of(const MemberSlot& s, LazyNow& now, const health::Policy& policy) {
+  const std::uint32_t factor = factor_of(s);
+  if (s.health.load(kRelaxed) != static_cast<std::uint32_t>(Health::Recovering)) return factor;
+  const std::uint32_t percent = health::slow_start_percent(s, now.get(), policy);
+  return std::max<std::uint32_t>(factor * percent / 100, 1);
+}
+
 std::uint64_t busy_of(const MemberSlot& s) {
   return static_cast<std::uint64_t>(std::max<std::int32_t>(s.busy.load(kRelaxed), 0));
 }
@@ -69,6 +99,12 @@ std::uint64_t busy_of(const MemberSlot& s) {
 bool health_usable(const MemberSlot& s) {
   const auto h = static_cast<Health>(s.health.load(kRelaxed));
   return h == Health::Ok || h == Health::Recovering;
+}
+
+// Any state a version writes, Error included: what panic balances over.
+bool health_known(const MemberSlot& s) {
+  const auto h = static_cast<Health>(s.health.load(kRelaxed));
+  return h == Health::Ok || h == Health::Recovering || h == Health::Error;
 }
 
 Activation activation_of(const MemberSlot& s) {
@@ -115,6 +151,7 @@ class Candidates {
     if (capacity > kInline) heap_.resize(capacity);
   }
   void push(const Candidate& c) { data()[size_++] = c; }
+  void clear() { size_ = 0; }
   std::size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
   Candidate& operator[](std::size_t i) { return data()[i]; }
@@ -198,8 +235,8 @@ int p2c(std::span<const Candidate> cands, Random& random) {
 }  // namespace
 
 Balancer::Balancer(const config::BalancerConfig& config, std::vector<table::MemberSlot*> slots, Random& random,
-                   Clock& clock)
-    : config_(config), slots_(std::move(slots)), random_(random), clock_(clock) {
+                   Clock& clock, const health::Policy& policy)
+    : config_(config), slots_(std::move(slots)), random_(random), clock_(clock), policy_(policy) {
   // Defensive: a member without both a config entry and a slot can never be chosen.
   slots_.resize(std::min(slots_.size(), config_.members.size()));
 }
@@ -215,43 +252,89 @@ bool Balancer::usable_for_new(int member) const {
   return activation_of(s) == Activation::Active && health_usable(s);
 }
 
-int Balancer::pick_new(std::span<const int> exclude, std::string_view domain) {
+// The normal choice, in this order:
+//   1. the usable active members (not excluded for this request), unless in panic;
+//   2. failing those, the usable standby members: a hot standby takes over when no active
+//      member can take the request, and does so before panic (it is healthy capacity);
+//   3. panic, when usable actives are fewer than panic_percent of all active members: every
+//      active and standby member not excluded, in error or not, as if all were healthy (better
+//      than piling onto the last survivors or refusing; the health checks may be what is wrong).
+//      Disabled and stopped members never take part: those are the operator's decision.
+//   4. nothing: -1.
+// Panic looks at health only: members excluded for this request failed it, which says nothing
+// about the balancer as a whole. A domain choice (session failover) takes usable active
+// members of that domain only: no standbys, no panic.
+Balancer::Pick Balancer::pick_new(std::span<const int> exclude, std::string_view domain) {
   const int n = static_cast<int>(slots_.size());
   Candidates cands(slots_.size());
-  const auto collect = [&](Activation wanted) {
+  LazyNow now(clock_);
+  const auto push = [&](int i, const MemberSlot& s) {
+    cands.push({i, weight_of(s, now, policy_), busy_of(s), s.lb_value.load(kRelaxed), 0});
+  };
+  const auto choose_among = [&]() -> int {
+    if (cands.size() == 1) return cands[0].index;
+    switch (config_.method) {
+      case Method::Requests:
+        settle_clocks(cands.all(), slots_, kRequestWindow);
+        return by_clock(cands.all());
+      case Method::Traffic:
+        settle_clocks(cands.all(), slots_, kTrafficWindow);
+        return by_clock(cands.all());
+      case Method::Busyness:
+        settle_clocks(cands.all(), slots_, kRequestWindow);
+        return by_busy(cands.all());
+      case Method::P2C:
+        return p2c(cands.all(), random_);
+    }
+    return cands[0].index;
+  };
+
+  std::size_t active = 0;
+  std::size_t usable_active = 0;
+  for (int i = 0; i < n; ++i) {
+    const MemberSlot& s = slot(i);
+    if (activation_of(s) != Activation::Active) continue;
+    ++active;
+    if (!health_usable(s)) continue;
+    ++usable_active;
+    if (contains(exclude, i)) continue;
+    if (!domain.empty() && config_.members[static_cast<std::size_t>(i)].domain != domain) continue;
+    push(i, s);
+  }
+  if (!domain.empty()) return {cands.empty() ? -1 : choose_among(), false};
+  const bool panic = policy_.panic_percent > 0 && active > 0 &&
+                     usable_active * 100 < std::uint64_t{policy_.panic_percent} * active;
+  if (!panic && !cands.empty()) return {choose_among(), false};
+
+  if (cands.empty()) {
     for (int i = 0; i < n; ++i) {
       const MemberSlot& s = slot(i);
-      if (activation_of(s) != wanted || !health_usable(s) || contains(exclude, i)) continue;
-      if (!domain.empty() && config_.members[static_cast<std::size_t>(i)].domain != domain) continue;
-      cands.push({i, factor_of(s), busy_of(s), s.lb_value.load(kRelaxed), 0});
+      if (activation_of(s) == Activation::Standby && health_usable(s) && !contains(exclude, i)) push(i, s);
     }
-  };
-  collect(Activation::Active);
-  // Standbys stand in for the whole balancer, not for one replication domain.
-  if (cands.empty() && domain.empty()) collect(Activation::Standby);
-  if (cands.empty()) return -1;
-  if (cands.size() == 1) return cands[0].index;
-
-  switch (config_.method) {
-    case Method::Requests:
-      settle_clocks(cands.all(), slots_, kRequestWindow);
-      return by_clock(cands.all());
-    case Method::Traffic:
-      settle_clocks(cands.all(), slots_, kTrafficWindow);
-      return by_clock(cands.all());
-    case Method::Busyness:
-      settle_clocks(cands.all(), slots_, kRequestWindow);
-      return by_busy(cands.all());
-    case Method::P2C:
-      return p2c(cands.all(), random_);
+    if (!cands.empty()) return {choose_among(), false};
   }
-  return cands[0].index;
+  if (!panic) return {};
+
+  cands.clear();
+  for (int i = 0; i < n; ++i) {
+    const MemberSlot& s = slot(i);
+    const Activation a = activation_of(s);
+    if ((a == Activation::Active || a == Activation::Standby) && health_known(s) && !contains(exclude, i)) push(i, s);
+  }
+  if (cands.empty()) return {};
+  return {choose_among(), true};
 }
 
 Choice Balancer::choose(std::span<const std::string_view> session_routes, std::span<const int> exclude) {
   Choice choice;
+  const auto pick_into = [&](std::string_view domain = {}) {
+    const Pick pick = pick_new(exclude, domain);
+    choice.member = pick.member;
+    choice.panic = pick.panic;
+    return pick.member;
+  };
   if (!config_.sticky.enabled || session_routes.empty()) {
-    choice.member = pick_new(exclude);
+    pick_into();
     return choice;
   }
   const int n = static_cast<int>(slots_.size());
@@ -282,7 +365,7 @@ Choice Balancer::choose(std::span<const std::string_view> session_routes, std::s
   }
   if (named < 0) {  // unknown routes: a new session as far as we can tell
     choice.session_route = session_routes.front();
-    choice.member = pick_new(exclude);
+    pick_into();
     return choice;
   }
 
@@ -298,9 +381,7 @@ Choice Balancer::choose(std::span<const std::string_view> session_routes, std::s
     }
   }
   if (!owner.domain.empty()) {
-    const int peer = pick_new(exclude, owner.domain);
-    if (peer >= 0) {
-      choice.member = peer;
+    if (pick_into(owner.domain) >= 0) {
       choice.route_changed = true;
       return choice;
     }
@@ -309,8 +390,9 @@ Choice Balancer::choose(std::span<const std::string_view> session_routes, std::s
     choice.refused_by_force = true;
     return choice;
   }
-  choice.member = pick_new(exclude);
-  choice.route_changed = true;
+  // In panic the normal choice may land on the session's own member after all: then it stays.
+  choice.route_changed = pick_into() != named;
+  choice.sticky = choice.member == named;
   return choice;
 }
 
@@ -319,7 +401,8 @@ void Balancer::start(int member, bool sticky) {
   MemberSlot& s = slot(member);
   s.busy.fetch_add(1, kRelaxed);
   s.requests.fetch_add(1, kRelaxed);
-  if (const std::uint64_t cost = start_cost(config_.method, factor_of(s)); cost != 0) {
+  LazyNow now(clock_);
+  if (const std::uint64_t cost = start_cost(config_.method, weight_of(s, now, policy_)); cost != 0) {
     s.lb_value.fetch_add(cost, kRelaxed);
   }
   if (sticky) {
@@ -344,20 +427,29 @@ void Balancer::finish(int member, std::uint64_t bytes_out, std::uint64_t bytes_i
     const std::uint64_t bytes = bytes_out > std::numeric_limits<std::uint64_t>::max() - bytes_in
                                     ? std::numeric_limits<std::uint64_t>::max()
                                     : bytes_out + bytes_in;
-    if (const std::uint64_t cost = traffic_cost(bytes, factor_of(s)); cost != 0) {
+    LazyNow now(clock_);
+    if (const std::uint64_t cost = traffic_cost(bytes, weight_of(s, now, policy_)); cost != 0) {
       s.lb_value.fetch_add(cost, kRelaxed);
     }
   }
 }
 
-void Balancer::record_error(int member, table::ErrorClass error) {
-  if (member < 0 || static_cast<std::size_t>(member) >= slots_.size()) return;
+health::Transition Balancer::record_error(int member, table::ErrorClass error) {
+  if (member < 0 || static_cast<std::size_t>(member) >= slots_.size()) return {};
+  if (static_cast<std::size_t>(error) >= table::kErrorClassCount) return {};
   MemberSlot& s = slot(member);
   s.errors[static_cast<std::size_t>(error)].fetch_add(1, kRelaxed);
+  const std::int64_t now = clock_.now_ms();
   if (error != table::ErrorClass::Client) {
     s.last_error_class.store(static_cast<std::uint32_t>(error), kRelaxed);
-    s.last_error_ms.store(clock_.now_ms(), kRelaxed);
+    s.last_error_ms.store(now, kRelaxed);
   }
+  return health::on_request_failure(s, error, now, policy_);  // client faults: no change
+}
+
+void Balancer::record_success(int member) {
+  if (member < 0 || static_cast<std::size_t>(member) >= slots_.size()) return;
+  health::on_request_success(slot(member), 0);
 }
 
 }  // namespace idmb::balance

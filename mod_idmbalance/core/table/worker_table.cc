@@ -2,12 +2,14 @@
 // any child exists; children attach to the same bytes and touch only the atomics after that.
 #include "idmb/worker_table.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <limits>
 #include <new>
 #include <string>
+#include <thread>
 
 namespace idmb::table {
 namespace {
@@ -18,6 +20,14 @@ constexpr std::size_t kAlignment = 64;
 
 static_assert(sizeof(TableHeader) % kAlignment == 0);
 static_assert(sizeof(MemberSlot) % kAlignment == 0);
+static_assert(kEventTextSize % 8 == 0);
+constexpr std::size_t kRingBytes = kEventRingSize * sizeof(EventEntry);
+constexpr std::size_t kTextWords = kEventTextSize / 8;
+// A writer finding its ring entry still being written by an older event waits this many
+// yields for it, then takes the entry over (the other writer may have died mid-write).
+constexpr int kMaxWriterSpins = 1 << 14;
+
+constexpr auto kRelaxed = std::memory_order_relaxed;
 
 std::uint64_t fnv1a(std::uint64_t hash, std::string_view bytes) {
   for (char c : bytes) {
@@ -64,6 +74,48 @@ void copy_atomic(std::atomic<T>& to, const std::atomic<T>& from) {
   to.store(from.load(std::memory_order_relaxed), std::memory_order_relaxed);
 }
 
+// Event ring helpers. Sequence values: 2n+1 while event n is being written, 2n+2 once published.
+constexpr std::uint64_t writing_seq(std::uint64_t n) { return 2 * n + 1; }
+constexpr std::uint64_t published_seq(std::uint64_t n) { return 2 * n + 2; }
+
+std::uint64_t mix(std::uint64_t h, std::uint64_t v) {
+  h ^= v;
+  h *= 0x9e3779b97f4a7c15ull;
+  return h ^ (h >> 29);
+}
+
+std::uint64_t event_check(std::uint64_t number, std::int64_t time_ms, std::uint32_t member,
+                          const std::uint64_t (&words)[kTextWords]) {
+  std::uint64_t h = mix(kFnvOffset, number);
+  h = mix(h, static_cast<std::uint64_t>(time_ms));
+  h = mix(h, member);
+  for (std::uint64_t w : words) h = mix(h, w);
+  return h;
+}
+
+// At most `limit` bytes of `text`, not splitting a UTF-8 sequence.
+std::string_view cut_utf8(std::string_view text, std::size_t limit) {
+  if (text.size() <= limit) return text;
+  std::size_t cut = limit;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xc0) == 0x80) --cut;
+  return text.substr(0, cut);
+}
+
+// Lease word: holder pid in the high half, end of lease in whole seconds in the low half.
+constexpr std::uint64_t lease_word(std::uint32_t pid, std::uint32_t end_s) {
+  return (std::uint64_t{pid} << 32) | end_s;
+}
+constexpr std::uint32_t lease_pid(std::uint64_t word) { return static_cast<std::uint32_t>(word >> 32); }
+constexpr std::int64_t lease_end_ms(std::uint64_t word) {
+  return static_cast<std::int64_t>(word & 0xffffffffu) * 1000;
+}
+std::uint32_t lease_end_seconds(std::int64_t now_ms, std::int64_t lease_ms) {
+  if (now_ms <= 0) now_ms = 0;
+  constexpr std::int64_t kMaxMs = std::int64_t{std::numeric_limits<std::uint32_t>::max()} * 1000;
+  const std::int64_t end_ms = lease_ms >= kMaxMs - now_ms ? kMaxMs : now_ms + lease_ms;
+  return static_cast<std::uint32_t>((end_ms + 999) / 1000);  // round up: never shorter than asked
+}
+
 std::string hex(std::uint32_t v) {
   static constexpr char kDigits[] = "0123456789abcdef";
   std::string out = "0x";
@@ -82,8 +134,9 @@ std::uint64_t member_identity(std::string_view balancer, std::string_view member
 
 std::size_t WorkerTable::bytes_needed(std::size_t capacity) {
   constexpr std::size_t kMax = std::numeric_limits<std::size_t>::max();
-  if (capacity > (kMax - sizeof(TableHeader)) / sizeof(MemberSlot)) return kMax;  // never fits
-  return sizeof(TableHeader) + capacity * sizeof(MemberSlot);
+  constexpr std::size_t kFixed = sizeof(TableHeader) + kRingBytes;
+  if (capacity > (kMax - kFixed) / sizeof(MemberSlot)) return kMax;  // never fits
+  return kFixed + capacity * sizeof(MemberSlot);
 }
 
 Expected<WorkerTable> WorkerTable::create(std::span<std::byte> memory, std::size_t capacity) {
@@ -103,14 +156,20 @@ Expected<WorkerTable> WorkerTable::create(std::span<std::byte> memory, std::size
   std::byte* slot_bytes = memory.data() + sizeof(TableHeader);
   for (std::size_t i = 0; i < capacity; ++i) new (slot_bytes + i * sizeof(MemberSlot)) MemberSlot{};
   auto* slots = std::launder(reinterpret_cast<MemberSlot*>(slot_bytes));
+  std::byte* event_bytes = slot_bytes + capacity * sizeof(MemberSlot);
+  for (std::size_t i = 0; i < kEventRingSize; ++i) new (event_bytes + i * sizeof(EventEntry)) EventEntry{};
+  auto* events = std::launder(reinterpret_cast<EventEntry*>(event_bytes));
 
   header->version = kLayoutVersion;
   header->capacity = static_cast<std::uint32_t>(capacity);
   header->slot_size = static_cast<std::uint32_t>(sizeof(MemberSlot));
-  header->count.store(0, std::memory_order_relaxed);
-  header->generation.store(1, std::memory_order_relaxed);
+  header->event_capacity = static_cast<std::uint32_t>(kEventRingSize);
+  header->count.store(0, kRelaxed);
+  header->generation.store(1, kRelaxed);
+  header->prober_lease.store(0, kRelaxed);
+  header->event_writes.store(0, kRelaxed);
   header->magic = kMagic;
-  return WorkerTable(header, slots);
+  return WorkerTable(header, slots, events);
 }
 
 Expected<WorkerTable> WorkerTable::attach(std::span<std::byte> memory) {
@@ -134,8 +193,11 @@ Expected<WorkerTable> WorkerTable::attach(std::span<std::byte> memory) {
     return fail("worker table: slot size " + std::to_string(header->slot_size) + ", this module uses " +
                 std::to_string(sizeof(MemberSlot)));
   }
-  const std::size_t fits = (memory.size() - sizeof(TableHeader)) / sizeof(MemberSlot);
-  if (header->capacity > fits) {
+  if (header->event_capacity != kEventRingSize) {
+    return fail("worker table: event ring of " + std::to_string(header->event_capacity) +
+                " entries, this module uses " + std::to_string(kEventRingSize));
+  }
+  if (memory.size() < bytes_needed(header->capacity)) {
     return fail("worker table: capacity " + std::to_string(header->capacity) + " needs " +
                 std::to_string(bytes_needed(header->capacity)) + " bytes, the memory has " +
                 std::to_string(memory.size()));
@@ -146,7 +208,9 @@ Expected<WorkerTable> WorkerTable::attach(std::span<std::byte> memory) {
                 std::to_string(header->capacity));
   }
   auto* slots = std::launder(reinterpret_cast<MemberSlot*>(memory.data() + sizeof(TableHeader)));
-  return WorkerTable(header, slots);
+  auto* events = std::launder(reinterpret_cast<EventEntry*>(memory.data() + sizeof(TableHeader) +
+                                                            header->capacity * sizeof(MemberSlot)));
+  return WorkerTable(header, slots, events);
 }
 
 Expected<MemberSlot*> WorkerTable::add(std::string_view balancer, std::string_view member,
@@ -220,6 +284,12 @@ void WorkerTable::carry_over_from(const WorkerTable& previous) {
     copy_atomic(to.state_since_ms, from->state_since_ms);
     copy_atomic(to.last_error_ms, from->last_error_ms);
     copy_atomic(to.last_error_class, from->last_error_class);
+    copy_atomic(to.consecutive_failures, from->consecutive_failures);
+    copy_atomic(to.probe_passes, from->probe_passes);
+    copy_atomic(to.probe_fails, from->probe_fails);
+    copy_atomic(to.last_probe_ok, from->last_probe_ok);
+    copy_atomic(to.last_probe_ms, from->last_probe_ms);
+    copy_atomic(to.ejections, from->ejections);
     copy_atomic(to.lb_value, from->lb_value);
     copy_atomic(to.requests, from->requests);
     for (std::size_t e = 0; e < kErrorClassCount; ++e) copy_atomic(to.errors[e], from->errors[e]);
@@ -229,8 +299,121 @@ void WorkerTable::carry_over_from(const WorkerTable& previous) {
     copy_atomic(to.last_sticky_ms, from->last_sticky_ms);
     // Not busy: the old generation's requests in flight finish (and decrement) in the old table.
   }
-  header_->generation.store(previous.header().generation.load(std::memory_order_relaxed) + 1,
-                            std::memory_order_relaxed);
+  header_->generation.store(previous.header().generation.load(kRelaxed) + 1, kRelaxed);
+  carry_events_from(previous);
+}
+
+// The previous table's events, oldest first, with their numbers; member indexes are mapped to
+// this table's slots. An event about a member that is gone keeps its name in the text.
+// Only into a table that has no events yet (the carry-over right after create).
+void WorkerTable::carry_events_from(const WorkerTable& previous) {
+  if (header_->event_writes.load(kRelaxed) != 0) return;
+  const std::vector<Event> events = previous.recent_events(kEventRingSize);
+  if (events.empty()) return;
+  header_->event_writes.store(events.back().number, kRelaxed);
+  for (auto it = events.rbegin(); it != events.rend(); ++it) {
+    std::size_t index = kNoMember;
+    std::string text = it->text;
+    if (it->member < previous.size()) {
+      const MemberSlot& old_slot = previous.slot(it->member);
+      if (const MemberSlot* now = find(stored(old_slot.balancer), stored(old_slot.member)); now != nullptr) {
+        index = static_cast<std::size_t>(now - slots_);
+      } else {
+        text = std::string(stored(old_slot.balancer)) + "/" + std::string(stored(old_slot.member)) + ": " + text;
+      }
+    }
+    add_event(index, it->time_ms, text);
+  }
+}
+
+void WorkerTable::add_event(std::size_t member_index, std::int64_t now_ms, std::string_view text) {
+  const std::uint32_t member = member_index < size() ? static_cast<std::uint32_t>(member_index) : kNoMember;
+  text = cut_utf8(text, kEventTextSize);
+  std::uint64_t words[kTextWords] = {};
+  if (!text.empty()) std::memcpy(words, text.data(), text.size());
+
+  const std::uint64_t number = header_->event_writes.fetch_add(1, kRelaxed);
+  EventEntry& e = events_[number % kEventRingSize];
+  const std::uint64_t writing = writing_seq(number);
+  std::uint64_t seen = e.seq.load(kRelaxed);
+  for (int spins = 0;;) {
+    // A newer event owns the entry already: ours is older than anything the ring keeps.
+    if (seen >= writing) return;
+    // An older event is still being written: let it finish, unless its writer seems gone.
+    if ((seen & 1) != 0 && spins < kMaxWriterSpins) {
+      ++spins;
+      std::this_thread::yield();
+      seen = e.seq.load(kRelaxed);
+      continue;
+    }
+    if (e.seq.compare_exchange_weak(seen, writing, kRelaxed)) break;
+  }
+  // Seqlock writer: the odd sequence is visible before any field changes (release fence), the
+  // even one only after all of them (release store).
+  std::atomic_thread_fence(std::memory_order_release);
+  e.time_ms.store(now_ms, kRelaxed);
+  e.member.store(member, kRelaxed);
+  for (std::size_t i = 0; i < kTextWords; ++i) e.text[i].store(words[i], kRelaxed);
+  e.check.store(event_check(number, now_ms, member, words), kRelaxed);
+  // Fails only if a newer writer took the entry over while this one stalled: it owns it now.
+  std::uint64_t expected = writing;
+  e.seq.compare_exchange_strong(expected, published_seq(number), std::memory_order_release, kRelaxed);
+}
+
+std::vector<Event> WorkerTable::recent_events(std::size_t max) const {
+  std::vector<Event> out;
+  out.reserve(std::min(max, kEventRingSize));
+  const std::uint64_t written = header_->event_writes.load(std::memory_order_acquire);
+  const std::uint64_t oldest = written > kEventRingSize ? written - kEventRingSize : 0;
+  for (std::uint64_t number = written; number > oldest && out.size() < max;) {
+    --number;
+    const EventEntry& e = events_[number % kEventRingSize];
+    const std::uint64_t before = e.seq.load(std::memory_order_acquire);
+    if (before != published_seq(number)) continue;  // being written, overwritten, or dropped
+    const std::int64_t time_ms = e.time_ms.load(kRelaxed);
+    const std::uint32_t member = e.member.load(kRelaxed);
+    const std::uint64_t check = e.check.load(kRelaxed);
+    std::uint64_t words[kTextWords];
+    for (std::size_t i = 0; i < kTextWords; ++i) words[i] = e.text[i].load(kRelaxed);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (e.seq.load(kRelaxed) != before) continue;  // rewritten while we read
+    // A writer that stalled past a takeover may still have stored into a published entry.
+    if (check != event_check(number, time_ms, member, words)) continue;
+    const char* bytes = reinterpret_cast<const char*>(words);
+    out.push_back(Event{number, time_ms, member, std::string(bytes, ::strnlen(bytes, kEventTextSize))});
+  }
+  return out;
+}
+
+bool WorkerTable::try_take_prober_lease(std::uint32_t pid, std::int64_t now_ms, std::int64_t lease_ms) {
+  if (pid == 0 || lease_ms <= 0) return false;
+  const std::uint64_t wanted = lease_word(pid, lease_end_seconds(now_ms, lease_ms));
+  std::uint64_t seen = header_->prober_lease.load(std::memory_order_acquire);
+  for (;;) {
+    const std::uint32_t holder = lease_pid(seen);
+    if (holder != 0 && holder != pid && now_ms < lease_end_ms(seen)) return false;
+    if (seen == wanted) return true;
+    if (header_->prober_lease.compare_exchange_weak(seen, wanted, std::memory_order_acq_rel,
+                                                    std::memory_order_acquire)) {
+      return true;
+    }
+  }
+}
+
+void WorkerTable::release_prober_lease(std::uint32_t pid) {
+  std::uint64_t seen = header_->prober_lease.load(std::memory_order_acquire);
+  while (pid != 0 && lease_pid(seen) == pid) {
+    if (header_->prober_lease.compare_exchange_weak(seen, 0, std::memory_order_acq_rel,
+                                                    std::memory_order_acquire)) {
+      return;
+    }
+  }
+}
+
+ProberLease WorkerTable::prober_lease() const {
+  const std::uint64_t word = header_->prober_lease.load(std::memory_order_acquire);
+  if (lease_pid(word) == 0) return {};
+  return {lease_pid(word), lease_end_ms(word)};
 }
 
 std::size_t WorkerTable::size() const {

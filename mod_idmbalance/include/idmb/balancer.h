@@ -1,6 +1,7 @@
 // Member choice for one balancer, over the shared table: session affinity first, then the
 // balancing method. The get/release pair (nginx's get/free contract) is the one place where
-// load accounting happens. Time and randomness are injected.
+// load accounting happens. Time and randomness are injected. Health (health.h) enters as
+// usable or not, the slow-start share of a recovering member, and the panic threshold.
 #pragma once
 
 #include <cstdint>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "idmb/config.h"
+#include "idmb/health.h"
 #include "idmb/worker_table_layout.h"
 
 namespace idmb::balance {
@@ -30,14 +32,16 @@ struct Choice {
   bool sticky = false;               // chosen by its session route
   bool route_changed = false;        // the session's route named a member that could not take it
   bool refused_by_force = false;     // sticky force: 503 instead of moving the session
+  bool panic = false;                // too few usable members: chosen among all, health ignored
   std::string_view session_route;    // the route found in the request, if any
 };
 
 class Balancer {
  public:
-  // `slots[i]` is the table record of `config.members[i]`.
+  // `slots[i]` is the table record of `config.members[i]`. `policy` gives the slow-start ramp
+  // and the panic threshold (the rest of it is the prober's).
   Balancer(const config::BalancerConfig& config, std::vector<table::MemberSlot*> slots, Random& random,
-           Clock& clock);
+           Clock& clock, const health::Policy& policy = {});
 
   // Picks a member for a request carrying `session_routes` (see session_route.h).
   // `exclude` lists members already tried for this request (failover).
@@ -46,15 +50,25 @@ class Balancer {
   // Accounting around one attempt on `member`: start before sending, finish after.
   void start(int member, bool sticky);
   void finish(int member, std::uint64_t bytes_out, std::uint64_t bytes_in);
-  // Counts a failed attempt; backend faults also become the member's last error.
-  void record_error(int member, table::ErrorClass error);
+  // Counts a failed attempt; backend faults also become the member's last error and count
+  // toward taking it out (health::on_request_failure with this balancer's policy and clock).
+  // Returns the state change, if this call made one, for the log and the event ring.
+  health::Transition record_error(int member, table::ErrorClass error);
+  // A successful attempt: the member's consecutive-failure count starts again.
+  void record_success(int member);
 
   std::size_t size() const { return slots_.size(); }
   table::MemberSlot& slot(int member) const { return *slots_[static_cast<std::size_t>(member)]; }
+  const health::Policy& policy() const { return policy_; }
 
  private:
-  // Members that may take a new (non-sticky) request; standbys only if no active one can.
-  int pick_new(std::span<const int> exclude, std::string_view domain = {});
+  struct Pick {
+    int member = -1;
+    bool panic = false;
+  };
+  // The normal choice for a request without a (usable) session; see balancer.cc for the order
+  // of actives, standbys and panic. With `domain`, only that domain's usable active members.
+  Pick pick_new(std::span<const int> exclude, std::string_view domain = {});
   bool usable_for_sticky(int member) const;
   bool usable_for_new(int member) const;
 
@@ -62,6 +76,7 @@ class Balancer {
   std::vector<table::MemberSlot*> slots_;
   Random& random_;
   Clock& clock_;
+  health::Policy policy_;
 };
 
 }  // namespace idmb::balance

@@ -2,6 +2,7 @@
 // child maps the same bytes; counters and state are lock-free atomics, so the request path
 // takes no cross-process lock. Records are found again by identity (balancer + member name)
 // after a graceful restart. Functions that operate on it live in worker_table.h.
+// In memory: TableHeader, `capacity` MemberSlots, then kEventRingSize EventEntries.
 #pragma once
 
 #include <atomic>

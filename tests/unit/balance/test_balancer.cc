@@ -24,6 +24,7 @@ using idmb::config::Activation;
 using idmb::config::BalancerConfig;
 using idmb::config::MemberConfig;
 using idmb::config::Method;
+using idmb::health::Policy;
 using idmb::table::Health;
 using idmb::table::MemberSlot;
 
@@ -55,7 +56,7 @@ struct Spec {
 // activation and factor filled in as the table's add() would.
 class Rig {
  public:
-  explicit Rig(const std::vector<Spec>& specs, Method method = Method::Requests)
+  explicit Rig(const std::vector<Spec>& specs, Method method = Method::Requests, const Policy& policy = {})
       : slots_(std::make_unique<MemberSlot[]>(specs.size())) {
     config.name = "app";
     config.method = method;
@@ -76,7 +77,7 @@ class Rig {
       s.health = static_cast<std::uint32_t>(Health::Ok);
       pointers.push_back(&s);
     }
-    balancer = std::make_unique<Balancer>(config, std::move(pointers), random, clock);
+    balancer = std::make_unique<Balancer>(config, std::move(pointers), random, clock, policy);
   }
   Rig(const Rig&) = delete;
   Rig& operator=(const Rig&) = delete;
@@ -104,6 +105,13 @@ class Rig {
  private:
   std::unique_ptr<MemberSlot[]> slots_;
 };
+
+// For tests of what happens when members are unusable: panic would balance over them anyway.
+Policy no_panic() {
+  Policy p;
+  p.panic_percent = 0;
+  return p;
+}
 
 std::vector<Spec> weighted(std::vector<std::uint32_t> factors) {
   std::vector<Spec> specs;
@@ -364,7 +372,8 @@ TEST_CASE("failover order: redirect, then domain, then any member", "[balance]")
            {"r"},
            {"d1", 1, Activation::Active, "dom"},
            {"d2", 1, Activation::Active, "dom"},
-           {"x", 1, Activation::Active, "other"}});
+           {"x", 1, Activation::Active, "other"}},
+          Method::Requests, no_panic());
   rig.set(0, Health::Error);
   const auto moved_to = [&] {
     const Choice c = rig.choose({"m0"});
@@ -450,7 +459,8 @@ TEST_CASE("members excluded for this request are skipped", "[balance]") {
 }
 
 TEST_CASE("no usable member: -1", "[balance]") {
-  Rig rig({{"a"}, {"b", 1, Activation::Disabled}, {"c", 1, Activation::Stopped}, {"s", 1, Activation::Standby}});
+  Rig rig({{"a"}, {"b", 1, Activation::Disabled}, {"c", 1, Activation::Stopped}, {"s", 1, Activation::Standby}},
+          Method::Requests, no_panic());
   rig.set(0, Health::Error);
   rig.set(3, Health::Error);
   const Method method = GENERATE(Method::Requests, Method::Traffic, Method::Busyness, Method::P2C);

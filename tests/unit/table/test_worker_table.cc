@@ -39,8 +39,10 @@ TEST_CASE("member_identity", "[table]") {
 TEST_CASE("bytes_needed", "[table]") {
   STATIC_REQUIRE(sizeof(TableHeader) % 64 == 0);
   STATIC_REQUIRE(sizeof(MemberSlot) % 64 == 0);
-  CHECK(WorkerTable::bytes_needed(0) == sizeof(TableHeader));
-  CHECK(WorkerTable::bytes_needed(3) == sizeof(TableHeader) + 3 * sizeof(MemberSlot));
+  const std::size_t ring = kEventRingSize * sizeof(EventEntry);
+  STATIC_REQUIRE(kEventRingSize * sizeof(EventEntry) % 64 == 0);
+  CHECK(WorkerTable::bytes_needed(0) == sizeof(TableHeader) + ring);
+  CHECK(WorkerTable::bytes_needed(3) == sizeof(TableHeader) + 3 * sizeof(MemberSlot) + ring);
   CHECK(WorkerTable::bytes_needed(SIZE_MAX / 2) == SIZE_MAX);  // saturates, never fits
 }
 
@@ -54,6 +56,11 @@ TEST_CASE("create formats an empty table", "[table]") {
   CHECK(table.header().slot_size == sizeof(MemberSlot));
   CHECK(table.header().count.load() == 0);
   CHECK(table.header().generation.load() == 1);
+  CHECK(table.header().event_capacity == kEventRingSize);
+  CHECK(table.header().event_writes.load() == 0);
+  CHECK(table.header().prober_lease.load() == 0);
+  CHECK(table.recent_events().empty());
+  CHECK(table.prober_lease().pid == 0);
   CHECK(table.size() == 0);
   CHECK(table.capacity() == 4);
   for (std::size_t i = 0; i < 4; ++i) {
@@ -210,6 +217,10 @@ TEST_CASE("attach rejects foreign or damaged memory", "[table]") {
     h.slot_size = sizeof(MemberSlot) - 64;
     expect_error(memory.span(), "slot size");
   }
+  SECTION("wrong event ring size") {
+    h.event_capacity = kEventRingSize * 2;
+    expect_error(memory.span(), "event ring");
+  }
   SECTION("memory smaller than the header") {
     expect_error(memory.span().first(sizeof(TableHeader) - 1), "header");
   }
@@ -250,6 +261,12 @@ TEST_CASE("carry_over_from keeps surviving members' state", "[table]") {
   kept->bytes_in.store(3000);
   kept->sticky_hits.store(40);
   kept->last_sticky_ms.store(1100);
+  kept->consecutive_failures.store(3);
+  kept->probe_passes.store(1);
+  kept->probe_fails.store(4);
+  kept->last_probe_ok.store(1);
+  kept->last_probe_ms.store(1200);
+  kept->ejections.store(6);
   removed->requests.store(555);
   other_lb->requests.store(666);
 
@@ -278,6 +295,12 @@ TEST_CASE("carry_over_from keeps surviving members' state", "[table]") {
   CHECK(t1->bytes_in.load() == 3000);
   CHECK(t1->sticky_hits.load() == 40);
   CHECK(t1->last_sticky_ms.load() == 1100);
+  CHECK(t1->consecutive_failures.load() == 3);
+  CHECK(t1->probe_passes.load() == 1);
+  CHECK(t1->probe_fails.load() == 4);
+  CHECK(t1->last_probe_ok.load() == 1);
+  CHECK(t1->last_probe_ms.load() == 1200);
+  CHECK(t1->ejections.load() == 6);
 
   for (MemberSlot* fresh : {t3, t4}) {
     CHECK(fresh->requests.load() == 0);
@@ -324,4 +347,37 @@ TEST_CASE("carry_over_from an empty previous table only bumps the generation", "
   new_table.carry_over_from(old_table);
   CHECK(new_table.header().generation.load() == 2);
   CHECK(t1->factor.load() == 5);
+}
+
+TEST_CASE("carry_over_from brings the events along, renumbered to the new slots", "[table]") {
+  TableMemory old_memory(WorkerTable::bytes_needed(3));
+  auto old_table = make(old_memory, 3);
+  REQUIRE(old_table.add("lb", "gone", "gone", kActive, 1).ok());
+  REQUIRE(old_table.add("lb", "t1", "t1", kActive, 1).ok());
+  old_table.add_event(1, 100, "t1 event");
+  old_table.add_event(0, 200, "gone event");
+  old_table.add_event(kNoMember, 300, "server event");
+  old_table.try_take_prober_lease(42, 1000, 5000);
+
+  TableMemory new_memory(WorkerTable::bytes_needed(2));
+  auto new_table = make(new_memory, 2);
+  REQUIRE(new_table.add("lb", "t1", "t1", kActive, 1).ok());
+  REQUIRE(new_table.add("lb", "t0", "t0", kActive, 1).ok());
+  new_table.carry_over_from(old_table);
+
+  const auto events = new_table.recent_events();
+  REQUIRE(events.size() == 3);
+  CHECK(events[0].number == 2);
+  CHECK(events[0].member == kNoMember);
+  CHECK(events[0].text == "server event");
+  CHECK(events[1].number == 1);
+  CHECK(events[1].member == kNoMember);  // its member is not in the new table: named in the text
+  CHECK(events[1].text == "lb/gone: gone event");
+  CHECK(events[1].time_ms == 200);
+  CHECK(events[2].number == 0);
+  CHECK(events[2].member == 0);  // t1 was slot 1, is slot 0 now
+  CHECK(events[2].text == "t1 event");
+  CHECK(new_table.prober_lease().pid == 0);  // the new generation's children elect their own
+  new_table.add_event(0, 400, "next");
+  CHECK(new_table.recent_events(1)[0].number == 3);
 }
