@@ -182,6 +182,19 @@ class LogWatch:
         return data.decode("utf-8", "replace").splitlines()
 
 
+def cpu_seconds(pids) -> float:
+    """User + system CPU time of these processes so far (from /proc/PID/stat)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / tick
+
+
 def run_wrk(url: str, seconds: float, conns: int, threads: int, lua: Path) -> dict:
     cmd = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{seconds}s", "--latency", "--timeout", "10s",
            "-s", str(lua), url]
@@ -212,12 +225,13 @@ def run_wrk(url: str, seconds: float, conns: int, threads: int, lua: Path) -> di
 def fmt_row(fe: str, r: dict, stream: bool) -> str:
     size = f"{r['mib_per_s']:9.1f}" if stream else f"{r['bytes_per_req']:9.0f}"
     return (f"  {fe:<11} {r['rps']:10.1f} {r['lat_avg_ms']:8.2f} {r['lat_p99_ms']:8.2f} "
-            f"{size} {r['errors']:7d}" + ("  <-- ERRORS" if r["errors"] else ""))
+            f"{size} {r['httpd_cpu_us_per_req']:12.1f} {r['errors']:7d}"
+            + ("  <-- ERRORS" if r["errors"] else ""))
 
 
 def header(stream: bool) -> str:
     return (f"  {'front end':<11} {'req/s':>10} {'avg ms':>8} {'p99 ms':>8} "
-            f"{'MiB/s' if stream else 'B/req':>9} {'errors':>7}")
+            f"{'MiB/s' if stream else 'B/req':>9} {'httpd us/req':>12} {'errors':>7}")
 
 
 def summarize(runs: list, kind: str) -> dict:
@@ -228,7 +242,7 @@ def summarize(runs: list, kind: str) -> dict:
         if rs:
             out["median"][fe] = {k: statistics.median(r[k] for r in rs)
                                  for k in ("rps", "lat_avg_ms", "lat_p99_ms", "mib_per_s",
-                                               "bytes_per_req")}
+                                               "bytes_per_req", "httpd_cpu_us_per_req")}
             out["median"][fe]["errors"] = sum(r["errors"] for r in rs)
     for other in ("proxy_ajp", "jk"):
         a, b = by_fe["idmbalance"], by_fe[other]
@@ -240,6 +254,9 @@ def summarize(runs: list, kind: str) -> dict:
                 "rps_per_round": per_round,
                 "p99_ratio_of_medians": (out["median"]["idmbalance"]["lat_p99_ms"]
                                          / max(out["median"][other]["lat_p99_ms"], 1e-9)),
+                "httpd_cpu_per_req_ratio_of_medians": (
+                    out["median"]["idmbalance"]["httpd_cpu_us_per_req"]
+                    / max(out["median"][other]["httpd_cpu_us_per_req"], 1e-9)),
             }
     return out
 
@@ -252,7 +269,8 @@ def print_summary(title: str, summ: dict, stream: bool) -> None:
     for name, r in summ["ratios"].items():
         rounds = " ".join(f"{x:.2f}" for x in r["rps_per_round"])
         print(f"  {name:<22} req/s x{r['rps_ratio_of_medians']:.2f}  (per round: {rounds})   "
-              f"p99 x{r['p99_ratio_of_medians']:.2f}")
+              f"p99 x{r['p99_ratio_of_medians']:.2f}   httpd CPU/req "
+              f"x{r['httpd_cpu_per_req_ratio_of_medians']:.2f}")
 
 
 def build_type(module: Path) -> str:
@@ -349,7 +367,12 @@ def main(argv=None) -> int:
 
         def measure(kind, path, rnd, fe, seconds, conns, record=True):
             errlog.new_lines(), jklog.new_lines()
+            # Only this front end gets traffic meanwhile, so the httpd CPU delta is its own:
+            # a steadier figure than req/s on a shared machine.
+            httpd_pids = [p for p in [httpd.main_pid(), *httpd.children()] if p]
+            cpu_before = cpu_seconds(httpd_pids)
             res = run_wrk(urls[fe] + path, seconds, conns, args.threads, lua)
+            res["httpd_cpu_us_per_req"] = (cpu_seconds(httpd_pids) - cpu_before) * 1e6 / max(res["requests"], 1)
             lines = errlog.new_lines() + jklog.new_lines()
             # One error log for all vhosts: count the module's own lines ([idmbalance:level]).
             own = [l for l in lines if "[idmbalance:" in l] if fe == "idmbalance" else lines

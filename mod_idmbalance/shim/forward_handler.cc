@@ -115,7 +115,7 @@ std::vector<std::string_view> routes_of(request_rec* r, const config::StickyConf
 
 }  // namespace
 
-int forward_request(request_rec* r, BalancerRuntime& balancer) {
+int forward_request(request_rec* r, Runtime& runtime, BalancerRuntime& balancer) {
   const auto& cfg = *balancer.config;
   MappedRequest mapped;
   const char* why = nullptr;
@@ -165,6 +165,7 @@ int forward_request(request_rec* r, BalancerRuntime& balancer) {
       result = forward::exchange(mapped.ajp, mapped.body, options, {packet, cfg.packet_size}, *connection, client);
       if (result.outcome == Outcome::Ok) {
         chooser.finish(choice.member, result.bytes_to_backend, result.bytes_from_backend);
+        chooser.record_success(choice.member);
         if (result.reuse_connection) {
           member.pool.give_back(std::move(connection));
         }
@@ -183,7 +184,8 @@ int forward_request(request_rec* r, BalancerRuntime& balancer) {
     }
 
     chooser.finish(choice.member, result.bytes_to_backend, result.bytes_from_backend);
-    chooser.record_error(choice.member, failure::error_class(result.outcome));
+    report_transition(runtime, r->server, balancer, member,
+                      chooser.record_error(choice.member, failure::error_class(result.outcome)));
     int level = failure::blames_member(result.outcome) ? APLOG_ERR : APLOG_INFO;
     ap_log_rerror(APLOG_MARK, level, 0, r, "member %s (%s) of balancer %s: %s: %s", member_name,
                   member.address.c_str(), cfg.name.c_str(), std::string(forward::to_string(result.outcome)).c_str(),

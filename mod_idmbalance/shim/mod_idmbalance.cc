@@ -57,6 +57,17 @@ int post_config_hook(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* s)
   }
 }
 
+void child_init_hook(apr_pool_t* child_pool, server_rec* s) {
+  if (g_runtime == nullptr) {
+    return;
+  }
+  try {
+    start_prober(*g_runtime, s, child_pool);
+  } catch (const std::exception& e) {
+    ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "idmbalance: cannot start the prober: %s", e.what());
+  }
+}
+
 // Claims requests whose normalised path matches an IdmMount of this (virtual) server.
 int translate_name_hook(request_rec* r) {
   try {
@@ -114,7 +125,7 @@ int handler_hook(request_rec* r) {
     return DECLINED;  // SetHandler idmbalance-forward without a mount: not ours to guess
   }
   try {
-    return forward_request(r, *state->balancer);
+    return forward_request(r, *g_runtime, *state->balancer);
   } catch (const std::exception& e) {
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "idmbalance: internal error: %s", e.what());
     return HTTP_INTERNAL_SERVER_ERROR;
@@ -125,6 +136,7 @@ void register_hooks(apr_pool_t*) {
   static const char* const run_after_rewrite[] = {"mod_rewrite.c", nullptr};
   ap_hook_check_config(check_config_hook, nullptr, nullptr, APR_HOOK_MIDDLE);
   ap_hook_post_config(post_config_hook, nullptr, nullptr, APR_HOOK_MIDDLE);
+  ap_hook_child_init(child_init_hook, nullptr, nullptr, APR_HOOK_MIDDLE);
   ap_hook_translate_name(translate_name_hook, run_after_rewrite, nullptr, APR_HOOK_MIDDLE);
   ap_hook_map_to_storage(map_to_storage_hook, nullptr, nullptr, APR_HOOK_FIRST);
   ap_hook_handler(handler_hook, nullptr, nullptr, APR_HOOK_MIDDLE);

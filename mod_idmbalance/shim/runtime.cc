@@ -6,8 +6,11 @@
 #include <cstring>
 
 #include "ap_mpm.h"
+#include "http_log.h"
 #include "http_protocol.h"
 #include "shim_module.h"
+
+APLOG_USE_MODULE(idmbalance);
 
 namespace idmb::shim {
 namespace {
@@ -114,9 +117,25 @@ std::string build_runtime(Runtime& runtime, server_rec* main_server) {
     for (auto& m : b.members) {
       slots.push_back(m.slot);
     }
-    b.balancer = std::make_unique<balance::Balancer>(*b.config, std::move(slots), runtime.random, runtime.clock);
+    b.balancer = std::make_unique<balance::Balancer>(*b.config, std::move(slots), runtime.random, runtime.clock,
+                                                     b.config->health);
+    b.balancer->use_shared_settings(b.settings);
   }
   return {};
+}
+
+void report_transition(Runtime& runtime, server_rec* s, const BalancerRuntime& balancer, const MemberRuntime& member,
+                       const health::Transition& transition) {
+  if (!transition.changed) {
+    return;
+  }
+  std::string text = health::describe(transition);
+  ap_log_error(APLOG_MARK, transition.to == table::Health::Error ? APLOG_ERR : APLOG_NOTICE, 0, s,
+               "member %s (%s) of balancer %s: %s", member.config->name.c_str(), member.address.c_str(),
+               balancer.config->name.c_str(), text.c_str());
+  if (runtime.table) {
+    runtime.table->add_event(member.table_index, runtime.clock.now_ms(), text);
+  }
 }
 
 }  // namespace idmb::shim

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <optional>
 #include <deque>
 #include <string>
 #include <unordered_map>
@@ -11,6 +12,7 @@
 #include "idmb/balancer.h"
 #include "idmb/balancer_settings.h"
 #include "idmb/config.h"
+#include "idmb/worker_table.h"
 #include "idmb/worker_table_layout.h"
 #include "system_sources.h"
 
@@ -26,6 +28,7 @@ struct MemberRuntime {
   socklen_t sockaddr_len = 0;
   ConnectionPool pool;
   table::MemberSlot* slot = nullptr;  // this member's record in the shared table
+  std::size_t table_index = 0;        // its index there (events name members by index)
 };
 
 struct BalancerRuntime {
@@ -43,6 +46,7 @@ struct Runtime {
   ThreadRandom random;
   std::string nonce;                        // the manager's per-server anti-CSRF token
   std::uint64_t table_generation = 0;
+  std::optional<table::WorkerTable> table;  // this generation's shared table
   std::uint32_t drain_quiet_ms = 30000;     // IdmDrainQuietTime
 };
 
@@ -57,7 +61,15 @@ std::string attach_shared_table(Runtime& runtime, server_rec* main_server);
 // Checks what directives alone cannot: every mount names a defined balancer, names are unique.
 std::string check_config(server_rec* main_server);
 
+// Logs a member's health change once and records it in the shared event ring.
+void report_transition(Runtime& runtime, server_rec* s, const BalancerRuntime& balancer, const MemberRuntime& member,
+                       const health::Transition& transition);
+
+// Starts this child's prober thread: one child at a time (a lease in the shared table) probes
+// every member with CPING, so a member in error comes back by probing, never by a user request.
+void start_prober(Runtime& runtime, server_rec* s, apr_pool_t* child_pool);
+
 // Forwards the request to a member of `balancer`; returns the handler's status.
-int forward_request(request_rec* r, BalancerRuntime& balancer);
+int forward_request(request_rec* r, Runtime& runtime, BalancerRuntime& balancer);
 
 }  // namespace idmb::shim

@@ -106,6 +106,7 @@ std::string attach_shared_table(Runtime& runtime, server_rec* main_server) {
         return "worker table: " + slot.error();
       }
       m.slot = *slot;
+      m.table_index = table->size() - 1;
     }
   }
 
@@ -123,6 +124,7 @@ std::string attach_shared_table(Runtime& runtime, server_rec* main_server) {
   members.commit();
   settings_segment.commit();
   runtime.table_generation = table->header().generation.load();
+  runtime.table = *table;
   return {};
 }
 

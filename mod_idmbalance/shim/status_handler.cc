@@ -22,6 +22,7 @@ namespace idmb::shim {
 namespace {
 
 constexpr const char* kVersion = "mod_idmbalance/0.1.0";
+constexpr std::size_t kEventsShown = 30;
 
 status::Snapshot snapshot_of(Runtime& runtime, bool with_nonce) {
   std::vector<status::BalancerSource> sources;
@@ -37,7 +38,19 @@ status::Snapshot snapshot_of(Runtime& runtime, bool with_nonce) {
     sources.push_back(std::move(source));
   }
   status::SnapshotInfo info{kVersion, runtime.table_generation, with_nonce ? runtime.nonce : std::string()};
-  return status::take_snapshot(sources, runtime.clock.now_ms(), runtime.drain_quiet_ms, info);
+  status::Snapshot snap = status::take_snapshot(sources, runtime.clock.now_ms(), runtime.drain_quiet_ms, info);
+  if (runtime.table) {
+    for (const auto& event : runtime.table->recent_events(kEventsShown)) {
+      status::Event shown{event.time_ms, {}, {}, event.text};
+      if (event.member < runtime.table->size()) {
+        const table::MemberSlot& slot = runtime.table->slot(event.member);
+        shown.balancer.assign(slot.balancer, ::strnlen(slot.balancer, table::kNameSize));
+        shown.member.assign(slot.member, ::strnlen(slot.member, table::kNameSize));
+      }
+      snap.events.push_back(std::move(shown));
+    }
+  }
+  return snap;
 }
 
 std::string query_value(request_rec* r, const char* key) {
@@ -86,22 +99,27 @@ int render(request_rec* r, Runtime& runtime, bool manager) {
   return HTTP_NOT_FOUND;  // an unknown format: nothing to show
 }
 
+const MemberRuntime* find_member(Runtime& runtime, std::string_view balancer, std::string_view member) {
+  auto found = runtime.by_name.find(std::string(balancer));
+  if (found == runtime.by_name.end()) {
+    return nullptr;
+  }
+  for (const auto& m : found->second->members) {
+    if (m.config->name == member) {
+      return &m;
+    }
+  }
+  return nullptr;
+}
+
 // Manager commands act on the shared table, so every child sees them at once.
 class TableControl final : public status::ControlTarget {
  public:
   explicit TableControl(Runtime& runtime) : runtime_(runtime) {}
   bool has_balancer(std::string_view name) override { return find(name) != nullptr; }
   table::MemberSlot* member(std::string_view balancer, std::string_view member) override {
-    BalancerRuntime* b = find(balancer);
-    if (b == nullptr) {
-      return nullptr;
-    }
-    for (auto& m : b->members) {
-      if (m.config->name == member) {
-        return m.slot;
-      }
-    }
-    return nullptr;
+    const MemberRuntime* m = find_member(runtime_, balancer, member);
+    return m ? m->slot : nullptr;
   }
   Status set_method(std::string_view balancer, config::Method method) override {
     BalancerRuntime* b = find(balancer);
@@ -114,6 +132,10 @@ class TableControl final : public status::ControlTarget {
     return Ok{};
   }
   std::int64_t now_ms() override { return runtime_.clock.now_ms(); }
+  const health::Policy* health_policy(std::string_view balancer) override {
+    BalancerRuntime* b = find(balancer);
+    return b ? &b->config->health : nullptr;
+  }
 
  private:
   BalancerRuntime* find(std::string_view name) {
@@ -192,6 +214,14 @@ int handle_post(request_rec* r, Runtime& runtime) {
   }
   ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, "balancer manager: %s (by %s)", result.message.c_str(),
                 r->useragent_ip);
+  if (runtime.table) {
+    // Balancer-wide changes name no member; the text says which balancer.
+    std::size_t index = table::kNoMember;
+    if (const MemberRuntime* m = find_member(runtime, command->balancer, command->member)) {
+      index = m->table_index;
+    }
+    runtime.table->add_event(index, runtime.clock.now_ms(), "manager: " + result.message);
+  }
   if (wants_json(r)) {
     std::string json = "{\"ok\":true,\"message\":";
     status::append_json_string(json, result.message);

@@ -186,11 +186,14 @@ def add_balancing_config(s: stk.Stack, cfg: stk.HttpdConfig) -> None:
     """weighted (t1 factor 3, t2 factor 1) on weighted_port; operator (t1+t2) on /app/* and
     selfservice (t2 only) on /escaped/* of idm_port; mgr (t1+t2) on mgr_port, with a mount
     pattern full of HTML metacharacters; the status/manager Locations; logs/balance.log."""
+    # No slow start here: these tests re-activate members and then measure exact shares.
+    steady = "IdmSlowStart 0"
     cfg.balancers += [
-        stk.Balancer("weighted", _members(s, factors={"t1": 3, "t2": 1}), connect_timeout="2s"),
-        stk.Balancer("operator", _members(s), connect_timeout="2s"),
-        stk.Balancer("selfservice", _members(s, names=("t2",)), connect_timeout="2s"),
-        stk.Balancer("mgr", _members(s), connect_timeout="2s"),
+        stk.Balancer("weighted", _members(s, factors={"t1": 3, "t2": 1}), connect_timeout="2s",
+                     extra=steady),
+        stk.Balancer("operator", _members(s), connect_timeout="2s", extra=steady),
+        stk.Balancer("selfservice", _members(s, names=("t2",)), connect_timeout="2s", extra=steady),
+        stk.Balancer("mgr", _members(s), connect_timeout="2s", extra=steady),
     ]
     mgr_mounts = [stk.Mount("/app/*", "mgr")]
     if s.frontend == "idmbalance":

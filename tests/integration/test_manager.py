@@ -431,9 +431,6 @@ def test_drained_is_reported(stack, sessions, restore):
     assert bapi.member_state(port, B, "t1")["drained"] is False  # active: never drained
 
 
-@pytest.mark.xfail(strict=True, reason="module gap: the snapshot has no event source yet "
-                   "(status_snapshot.h: 'the table keeps no event log yet'); remove this marker "
-                   "when manager/health state changes reach 'events'")
 def test_manager_change_is_listed_in_events(stack, restore):
     port = stack.mgr_port
     t0 = bapi.snapshot(port)["generated_ms"]

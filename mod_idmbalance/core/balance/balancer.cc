@@ -241,6 +241,14 @@ Balancer::Balancer(const config::BalancerConfig& config, std::vector<table::Memb
   slots_.resize(std::min(slots_.size(), config_.members.size()));
 }
 
+config::Method Balancer::method() const {
+  return settings_ ? table::method_of(*settings_) : config_.method;
+}
+
+bool Balancer::sticky_force() const {
+  return settings_ ? settings_->sticky_force.load(kRelaxed) != 0 : config_.sticky.force;
+}
+
 bool Balancer::usable_for_sticky(int member) const {
   const MemberSlot& s = slot(member);
   const Activation a = activation_of(s);
@@ -273,7 +281,7 @@ Balancer::Pick Balancer::pick_new(std::span<const int> exclude, std::string_view
   };
   const auto choose_among = [&]() -> int {
     if (cands.size() == 1) return cands[0].index;
-    switch (config_.method) {
+    switch (method()) {
       case Method::Requests:
         settle_clocks(cands.all(), slots_, kRequestWindow);
         return by_clock(cands.all());
@@ -386,7 +394,7 @@ Choice Balancer::choose(std::span<const std::string_view> session_routes, std::s
       return choice;
     }
   }
-  if (config_.sticky.force) {
+  if (sticky_force()) {
     choice.refused_by_force = true;
     return choice;
   }
@@ -402,7 +410,7 @@ void Balancer::start(int member, bool sticky) {
   s.busy.fetch_add(1, kRelaxed);
   s.requests.fetch_add(1, kRelaxed);
   LazyNow now(clock_);
-  if (const std::uint64_t cost = start_cost(config_.method, weight_of(s, now, policy_)); cost != 0) {
+  if (const std::uint64_t cost = start_cost(method(), weight_of(s, now, policy_)); cost != 0) {
     s.lb_value.fetch_add(cost, kRelaxed);
   }
   if (sticky) {
@@ -423,7 +431,7 @@ void Balancer::finish(int member, std::uint64_t bytes_out, std::uint64_t bytes_i
   }
   s.bytes_out.fetch_add(bytes_out, kRelaxed);
   s.bytes_in.fetch_add(bytes_in, kRelaxed);
-  if (config_.method == Method::Traffic) {
+  if (method() == Method::Traffic) {
     const std::uint64_t bytes = bytes_out > std::numeric_limits<std::uint64_t>::max() - bytes_in
                                     ? std::numeric_limits<std::uint64_t>::max()
                                     : bytes_out + bytes_in;

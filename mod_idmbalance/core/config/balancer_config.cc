@@ -116,6 +116,50 @@ Status apply_number(std::uint32_t& target, std::string_view directive, const Arg
   return Ok{};
 }
 
+// IdmHealthCheck [interval=D] [healthy_interval=D|off] [rise=N] [fall=N]
+Status apply_health_check(health::Policy& policy, const Args& args) {
+  constexpr std::string_view kName = "IdmHealthCheck";
+  if (args.empty()) return count_error(kName, "interval=D healthy_interval=D|off rise=N fall=N", 0);
+  health::Policy updated = policy;
+  for (std::string_view arg : args) {
+    const auto eq = arg.find('=');
+    if (eq == std::string_view::npos) {
+      return fail(std::string(kName) + ": expected key=value, got " + quoted(arg));
+    }
+    const std::string_view key = arg.substr(0, eq);
+    const std::string_view value = arg.substr(eq + 1);
+    const auto duration = [&](std::uint32_t& target) -> Status {
+      auto ms = parse_duration_ms(value);
+      if (!ms) return fail(std::string(kName) + " " + std::string(key) + ": " + ms.error());
+      target = *ms;
+      return Ok{};
+    };
+    const auto count = [&](std::uint32_t& target) -> Status {
+      auto n = ascii::parse_decimal(value, 100);
+      if (!n || *n < 1) return fail(std::string(kName) + " " + std::string(key) + ": expected 1..100, got " + quoted(value));
+      target = static_cast<std::uint32_t>(*n);
+      return Ok{};
+    };
+    Status status = Ok{};
+    if (ascii::iequals(key, "interval")) {
+      status = duration(updated.probe_interval_ms);
+    } else if (ascii::iequals(key, "healthy_interval")) {
+      updated.probe_healthy = !ascii::iequals(value, "off");
+      if (updated.probe_healthy) status = duration(updated.healthy_probe_interval_ms);
+    } else if (ascii::iequals(key, "rise")) {
+      status = count(updated.rise);
+    } else if (ascii::iequals(key, "fall")) {
+      status = count(updated.fall);
+    } else {
+      return fail(std::string(kName) + ": unknown key " + quoted(key) +
+                  " (interval, healthy_interval, rise, fall)");
+    }
+    if (!status) return status;
+  }
+  policy = updated;
+  return Ok{};
+}
+
 }  // namespace
 
 std::string_view to_string(Method m) {
@@ -178,6 +222,14 @@ Status apply_balancer_directive(BalancerConfig& balancer, std::string_view direc
     return apply_number(balancer.packet_size, "IdmPacketSize", args, kMinPacketSize,
                         kMaxPacketSize);
   }
+  if (is("IdmHealthCheck")) return apply_health_check(balancer.health, args);
+  if (is("IdmSlowStart")) {
+    // 0 turns it off: a recovered member takes its full share at once.
+    return apply_duration(balancer.health.slow_start_ms, "IdmSlowStart", args, true);
+  }
+  if (is("IdmPanicThreshold")) {
+    return apply_number(balancer.health.panic_percent, "IdmPanicThreshold", args, 0, 100);
+  }
   return fail("unknown balancer directive " + quoted(directive));
 }
 
@@ -189,6 +241,7 @@ Status validate(const BalancerConfig& balancer) {
   const std::string prefix = "IdmBalancer " + balancer.name + ": ";
   const auto& members = balancer.members;
   if (members.empty()) return fail(prefix + "no IdmMember defined");
+  if (auto health = health::validate(balancer.health); !health) return fail(prefix + health.error());
 
   // Balancers are small (a handful of members): quadratic checks keep the messages simple.
   for (std::size_t i = 0; i < members.size(); ++i) {

@@ -7,6 +7,8 @@
 #include "../util/ascii.h"
 #include "idmb/control.h"
 
+#include "idmb/health.h"
+
 namespace idmb::status {
 namespace {
 
@@ -282,7 +284,16 @@ ControlResult apply_command(const Command& cmd, ControlTarget& target) {
       done += " " + std::string(config::to_string(a)) + ";";
     };
     switch (*cmd.action) {
-      case Action::Activate: set_activation(config::Activation::Active); break;
+      case Action::Activate: {
+        const bool was_active = slot->activation.load(kRelaxed) == static_cast<std::uint32_t>(config::Activation::Active);
+        set_activation(config::Activation::Active);
+        // A member coming back from disabled/stopped/standby ramps up instead of taking a
+        // full share at once (its caches are cold).
+        if (const health::Policy* policy = target.health_policy(cmd.balancer); policy != nullptr && !was_active) {
+          health::begin_slow_start(*slot, target.now_ms(), *policy);
+        }
+        break;
+      }
       case Action::Disable: set_activation(config::Activation::Disabled); break;
       case Action::Stop: set_activation(config::Activation::Stopped); break;
       case Action::Standby: set_activation(config::Activation::Standby); break;
@@ -290,19 +301,12 @@ ControlResult apply_command(const Command& cmd, ControlTarget& target) {
         zero_counters(*slot);
         done += " counters reset;";
         break;
-      case Action::Recover: {
-        // Only Error -> Recovering: a concurrent health change (say it just recovered on its
-        // own) wins over the operator's request.
-        auto expected = static_cast<std::uint32_t>(table::Health::Error);
-        if (slot->health.compare_exchange_strong(expected, static_cast<std::uint32_t>(table::Health::Recovering),
-                                                 kRelaxed)) {
-          slot->state_since_ms.store(target.now_ms(), kRelaxed);
-          done += " recovering;";
-        } else {
-          done += " recover: not in error, unchanged;";
-        }
+      case Action::Recover:
+        // Not straight back into rotation: the next probe is due at once, and the probes
+        // (rise good ones) bring the member back, ramping up. No user request is gambled.
+        health::force_recovery_probe(*slot);
+        done += " recovery probe requested;";
         break;
-      }
     }
   }
   done.pop_back();  // the last ';'

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "idmb/balancer_settings.h"
 #include "idmb/config.h"
 #include "idmb/health.h"
 #include "idmb/worker_table_layout.h"
@@ -42,6 +43,10 @@ class Balancer {
   // and the panic threshold (the rest of it is the prober's).
   Balancer(const config::BalancerConfig& config, std::vector<table::MemberSlot*> slots, Random& random,
            Clock& clock, const health::Policy& policy = {});
+
+  // Reads the method and sticky force from the shared balancer record (changed by the
+  // manager at run time) instead of the config. Call before the first choose().
+  void use_shared_settings(const table::BalancerSlot* settings) { settings_ = settings; }
 
   // Picks a member for a request carrying `session_routes` (see session_route.h).
   // `exclude` lists members already tried for this request (failover).
@@ -77,6 +82,9 @@ class Balancer {
   Random& random_;
   Clock& clock_;
   health::Policy policy_;
+  const table::BalancerSlot* settings_ = nullptr;
+  config::Method method() const;
+  bool sticky_force() const;
 };
 
 }  // namespace idmb::balance

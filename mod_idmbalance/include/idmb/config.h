@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "idmb/expected.h"
+#include "idmb/health.h"
 
 namespace idmb::config {
 
@@ -49,6 +50,7 @@ struct BalancerConfig {
   std::uint32_t pool_idle_timeout_ms = 60000;  // IdmPoolIdleTimeout: idle connections are closed after this
   std::uint32_t pool_max = 0;               // IdmPoolSize: 0 = ThreadsPerChild
   std::uint32_t packet_size = 8192;         // IdmPacketSize: must match Tomcat's packetSize
+  health::Policy health;                    // IdmHealthCheck, IdmSlowStart, IdmPanicThreshold
 };
 
 // Balancer and member names: 1..63 bytes of [A-Za-z0-9_.-].

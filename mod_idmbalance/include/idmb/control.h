@@ -23,6 +23,7 @@
 
 #include "idmb/config.h"
 #include "idmb/expected.h"
+#include "idmb/health.h"
 #include "idmb/worker_table_layout.h"
 
 namespace idmb::status {
@@ -80,6 +81,9 @@ class ControlTarget {
   virtual Status set_method(std::string_view balancer, config::Method method) = 0;
   virtual Status set_sticky_force(std::string_view balancer, bool force) = 0;
   virtual std::int64_t now_ms() = 0;
+  // The balancer's health policy, for the slow-start ramp of a re-activated member; nullptr:
+  // no ramp.
+  virtual const health::Policy* health_policy(std::string_view /*balancer*/) { return nullptr; }
 };
 
 struct ControlResult {

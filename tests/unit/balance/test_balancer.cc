@@ -625,3 +625,18 @@ TEST_CASE("record_error counts by class; only backend faults become the last err
   CHECK(rig.slot(0).last_error_ms.load() == 5000);
   CHECK(rig.slot(0).last_error_class.load() == static_cast<std::uint32_t>(idmb::table::ErrorClass::Timeout));
 }
+
+TEST_CASE("Shared balancer settings override the configured method and sticky force", "[balance]") {
+  Rig rig({{"a", 1}, {"b", 1}});
+  idmb::table::BalancerSlot settings{};
+  settings.method.store(static_cast<std::uint32_t>(Method::Requests));
+  settings.sticky_force.store(1);
+  rig.balancer->use_shared_settings(&settings);
+  rig.set(1, Activation::Stopped);
+  // Forced by the shared record although the config says not forced.
+  CHECK(rig.choose({"b"}).refused_by_force);
+  settings.sticky_force.store(0);
+  const Choice moved = rig.choose({"b"});
+  CHECK(moved.member == 0);
+  CHECK(moved.route_changed);
+}

@@ -273,3 +273,25 @@ TEST_CASE("validate: errors name the balancer and the problem", "[config][balanc
     CHECK_THAT(s.error(), Catch::StartsWith("IdmBalancer: the name must be 1..63 characters"));
   }
 }
+
+TEST_CASE("Health settings: IdmHealthCheck, IdmSlowStart, IdmPanicThreshold", "[config]") {
+  idmb::config::BalancerConfig b;
+  using Args = std::vector<std::string_view>;
+  REQUIRE(idmb::config::apply_balancer_directive(b, "IdmHealthCheck", Args{"interval=2s", "rise=3", "fall=1"}));
+  CHECK(b.health.probe_interval_ms == 2000);
+  CHECK(b.health.rise == 3);
+  CHECK(b.health.fall == 1);
+  REQUIRE(idmb::config::apply_balancer_directive(b, "IdmHealthCheck", Args{"healthy_interval=off"}));
+  CHECK_FALSE(b.health.probe_healthy);
+  REQUIRE(idmb::config::apply_balancer_directive(b, "IdmSlowStart", Args{"0"}));
+  CHECK(b.health.slow_start_ms == 0);
+  REQUIRE(idmb::config::apply_balancer_directive(b, "IdmPanicThreshold", Args{"0"}));
+  CHECK(b.health.panic_percent == 0);
+  auto bad_key = idmb::config::apply_balancer_directive(b, "IdmHealthCheck", Args{"every=2s"});
+  REQUIRE_FALSE(bad_key);
+  CHECK_THAT(bad_key.error(), Catch::Contains("IdmHealthCheck") && Catch::Contains("every"));
+  CHECK_FALSE(idmb::config::apply_balancer_directive(b, "IdmHealthCheck", Args{"rise=0"}));
+  CHECK_FALSE(idmb::config::apply_balancer_directive(b, "IdmHealthCheck", Args{"interval=soon"}));
+  CHECK_FALSE(idmb::config::apply_balancer_directive(b, "IdmPanicThreshold", Args{"101"}));
+  CHECK(b.health.rise == 3);  // a refused line changes nothing
+}

@@ -300,25 +300,35 @@ TEST_CASE("apply_command: reset keeps busy and the drain clock", "[status]") {
   CHECK(t.slot("t2").requests.load() == 8);
 }
 
-TEST_CASE("apply_command: recover", "[status]") {
+TEST_CASE("apply_command: recover asks for a probe now, it does not gamble a request", "[status]") {
   FakeTarget t;
   auto& s = t.slot("t1");
   s.health = static_cast<std::uint32_t>(table::Health::Error);
   s.state_since_ms = 5;
+  s.last_probe_ms = 99999;
   auto r = apply(t, "balancer=lb&member=t1&action=recover");
   CHECK(r.ok());
-  CHECK(r.message == "lb/t1: recovering");
+  CHECK(r.message == "lb/t1: recovery probe requested");
+  CHECK(s.health.load() == static_cast<std::uint32_t>(table::Health::Error));  // probes decide
+  CHECK(s.state_since_ms.load() == 5);
+  CHECK(s.last_probe_ms.load() == 0);  // due at once
+}
+
+TEST_CASE("apply_command: activate ramps a returning member up when a policy is known", "[status]") {
+  struct PolicyTarget : FakeTarget {
+    health::Policy policy;
+    const health::Policy* health_policy(std::string_view) override { return &policy; }
+  } t;
+  auto& s = t.slot("t1");
+  s.activation = static_cast<std::uint32_t>(config::Activation::Disabled);
+  s.health = static_cast<std::uint32_t>(table::Health::Ok);
+  CHECK(apply(t, "balancer=lb&member=t1&action=activate").ok());
   CHECK(s.health.load() == static_cast<std::uint32_t>(table::Health::Recovering));
   CHECK(s.state_since_ms.load() == 123456);
-
-  // Not in error: nothing changes, and the message says so.
+  // Activating an already active member does not restart its ramp.
   s.health = static_cast<std::uint32_t>(table::Health::Ok);
-  s.state_since_ms = 7;
-  r = apply(t, "balancer=lb&member=t1&action=recover");
-  CHECK(r.ok());
-  CHECK(r.message.find("not in error") != std::string::npos);
+  CHECK(apply(t, "balancer=lb&member=t1&action=activate").ok());
   CHECK(s.health.load() == static_cast<std::uint32_t>(table::Health::Ok));
-  CHECK(s.state_since_ms.load() == 7);
 }
 
 TEST_CASE("apply_command: balancer settings", "[status]") {

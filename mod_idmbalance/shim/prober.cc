@@ -1,0 +1,110 @@
+// The prober: a thread in every child, of which one at a time (holding the lease in the shared
+// table) probes every member with a fresh connection and CPING/CPONG. Members in error come
+// back through rise good probes, healthy ones are taken out after fall failed ones, and a
+// recovered member's slow start is settled here. No user request is ever used as a probe.
+#include <atomic>
+#include <chrono>
+#include <thread>
+#include <unistd.h>
+
+#include "httpd.h"
+#include "http_log.h"
+
+#include "idmb/health.h"
+#include "runtime.h"
+#include "shim_module.h"
+
+APLOG_USE_MODULE(idmbalance);
+
+namespace idmb::shim {
+namespace {
+
+constexpr std::chrono::milliseconds kTick{250};
+constexpr std::int64_t kLeaseMs = 3000;  // another child takes over this long after we stop
+
+struct Prober {
+  Runtime* runtime;
+  server_rec* server;
+  std::atomic<bool> stop{false};
+  std::thread thread;
+};
+
+bool probe(const BalancerRuntime& balancer, const MemberRuntime& member, std::string& detail) {
+  const auto& cfg = *balancer.config;
+  auto connection = BackendConnection::open(member.sockaddr, member.sockaddr_len, cfg.connect_timeout_ms, detail);
+  if (!connection) {
+    detail = "connect: " + detail;
+    return false;
+  }
+  return forward::cping(*connection, cfg.ping_timeout_ms, detail);
+}
+
+void probe_round(Prober& p) {
+  Runtime& runtime = *p.runtime;
+  for (auto& balancer : runtime.balancers) {
+    const health::Policy& policy = balancer.config->health;
+    for (auto& member : balancer.members) {
+      table::MemberSlot& slot = *member.slot;
+      if (p.stop.load()) {
+        return;
+      }
+      if (slot.activation.load(std::memory_order_relaxed) == static_cast<std::uint32_t>(config::Activation::Stopped)) {
+        continue;  // the operator took it out: nobody should touch it
+      }
+      report_transition(runtime, p.server, balancer, member, health::settle(slot, runtime.clock.now_ms(), policy));
+      if (!health::probe_due(slot, runtime.clock.now_ms(), policy)) {
+        continue;
+      }
+      std::string detail;
+      bool ok = probe(balancer, member, detail);
+      if (!ok) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, p.server, "member %s (%s): probe failed: %s",
+                     member.config->name.c_str(), member.address.c_str(), detail.c_str());
+      }
+      report_transition(runtime, p.server, balancer, member,
+                        health::on_probe_result(slot, ok, runtime.clock.now_ms(), policy, detail));
+    }
+  }
+}
+
+void run(Prober& p) {
+  const auto pid = static_cast<std::uint32_t>(::getpid());
+  while (!p.stop.load()) {
+    if (p.runtime->table && p.runtime->table->try_take_prober_lease(pid, p.runtime->clock.now_ms(), kLeaseMs)) {
+      try {
+        probe_round(p);
+      } catch (const std::exception& e) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, p.server, "idmbalance prober: %s", e.what());
+      }
+    }
+    std::this_thread::sleep_for(kTick);
+  }
+  if (p.runtime->table) {
+    p.runtime->table->release_prober_lease(pid);  // let another child take over at once
+  }
+}
+
+apr_status_t stop_prober(void* data) {
+  auto* p = static_cast<Prober*>(data);
+  p->stop.store(true);
+  if (p->thread.joinable()) {
+    p->thread.join();
+  }
+  return APR_SUCCESS;
+}
+
+}  // namespace
+
+void start_prober(Runtime& runtime, server_rec* s, apr_pool_t* child_pool) {
+  if (runtime.balancers.empty()) {
+    return;
+  }
+  auto* p = pool_new<Prober>(child_pool);
+  p->runtime = &runtime;
+  p->server = s;
+  p->thread = std::thread([p] { run(*p); });
+  // Registered after pool_new's destructor cleanup, so it runs first (cleanups run in reverse).
+  apr_pool_cleanup_register(child_pool, p, stop_prober, apr_pool_cleanup_null);
+}
+
+}  // namespace idmb::shim
