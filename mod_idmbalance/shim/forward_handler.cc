@@ -1,6 +1,8 @@
 // The request path: pick a member, get a pooled (or new) connection, run the exchange, turn
 // its outcome into a status and one log line. Balancing decisions come from the core.
+#include <chrono>
 #include <cstring>
+#include <thread>
 #include <string>
 
 #include "httpd.h"
@@ -22,6 +24,8 @@ namespace idmb::shim {
 namespace {
 
 using forward::Outcome;
+
+constexpr std::chrono::milliseconds kQueuePoll{10};
 
 // A connection to `member` ready for a request: a pooled one that is still clean (CPINGed
 // first if it sat idle a while), else a new one. On failure returns nullptr and fills
@@ -135,6 +139,16 @@ int forward_request(request_rec* r, Runtime& runtime, BalancerRuntime& balancer)
   std::vector<int> tried;
   int last_failure_status = HTTP_SERVICE_UNAVAILABLE;  // what to answer when every try failed
 
+  // With max= limits, a request that finds its member(s) full waits a little for a place.
+  const auto queue_deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(cfg.queue_timeout_ms);
+  const auto wait_for_room = [&] {
+    if (std::chrono::steady_clock::now() >= queue_deadline) {
+      return false;
+    }
+    std::this_thread::sleep_for(kQueuePoll);
+    return true;
+  };
+
   while (tried.size() < balancer.members.size()) {
     balance::Choice choice = chooser.choose(routes, tried);
     if (choice.refused_by_force) {
@@ -143,8 +157,19 @@ int forward_request(request_rec* r, Runtime& runtime, BalancerRuntime& balancer)
                     static_cast<int>(choice.session_route.size()), choice.session_route.data());
       return HTTP_SERVICE_UNAVAILABLE;
     }
-    if (choice.member < 0) {
+    if (choice.member < 0 && !choice.full) {
       break;
+    }
+    // Every candidate full, or this session's member full: wait, then give up with 503.
+    if (choice.member < 0 || !chooser.start(choice.member, choice.sticky)) {
+      if (wait_for_room()) {
+        continue;
+      }
+      ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "balancer %s: %s at its max= limit for %u ms", cfg.name.c_str(),
+                    choice.member < 0 ? "every member is" : balancer.members[static_cast<std::size_t>(choice.member)].config->name.c_str(),
+                    cfg.queue_timeout_ms);
+      apr_table_setn(r->err_headers_out, "Retry-After", "1");
+      return HTTP_SERVICE_UNAVAILABLE;
     }
     tried.push_back(choice.member);
     MemberRuntime& member = balancer.members[static_cast<std::size_t>(choice.member)];
@@ -154,7 +179,6 @@ int forward_request(request_rec* r, Runtime& runtime, BalancerRuntime& balancer)
 
     // One extra try on a fresh connection when a pooled one turns out stale.
     forward::Result result;
-    chooser.start(choice.member, choice.sticky);
     for (int attempt = 0; attempt < 2; ++attempt) {
       bool reused = false;
       result = {};

@@ -175,6 +175,8 @@ const command_rec directives[] = {
     IDMB_SETTING("IdmPoolSize", "IdmPoolSize N: idle connections kept per member and child"),
     IDMB_SETTING("IdmHealthCheck",
                  "IdmHealthCheck [interval=D] [healthy_interval=D|off] [rise=N] [fall=N]: CPING probes"),
+    IDMB_SETTING("IdmQueueTimeout",
+                 "IdmQueueTimeout DURATION: how long a request waits for a member below its max= limit"),
     IDMB_SETTING("IdmSlowStart", "IdmSlowStart DURATION: ramp-up after recovery or re-activation; 0 = off"),
     IDMB_SETTING("IdmPanicThreshold",
                  "IdmPanicThreshold PERCENT: below this share of usable members, use them all; 0 = never"),

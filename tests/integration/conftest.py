@@ -131,7 +131,7 @@ def stack(fake):
                   mpm=os.environ.get("IDMB_MPM", "event"))
     s.fake = fake
     s.dead_port = dead_port
-    s.weighted_port, s.idm_port, s.mgr_port = stk.free_ports(3)
+    s.weighted_port, s.idm_port, s.mgr_port, s.limited_port = stk.free_ports(4)
     _STATE["stack"] = s
     orig_config = s.httpd_config
 
@@ -195,6 +195,13 @@ def add_balancing_config(s: stk.Stack, cfg: stk.HttpdConfig) -> None:
         stk.Balancer("selfservice", _members(s, names=("t2",)), connect_timeout="2s", extra=steady),
         stk.Balancer("mgr", _members(s), connect_timeout="2s", extra=steady),
     ]
+    if s.frontend == "idmbalance":
+        # One member that takes one request at a time, and waits at most 500 ms for a place.
+        limited = _members(s, names=("t1",))
+        limited[0].extra = (limited[0].extra + " max=1").strip()
+        cfg.balancers.append(stk.Balancer("limited", limited, connect_timeout="2s",
+                                          extra="IdmQueueTimeout 500ms"))
+        cfg.vhosts.append(stk.VHost(s.limited_port, mounts=[stk.Mount("/app/*", "limited")]))
     mgr_mounts = [stk.Mount("/app/*", "mgr")]
     if s.frontend == "idmbalance":
         mgr_mounts.append(stk.Mount(XSS_MOUNT, "mgr"))

@@ -297,6 +297,14 @@ Balancer::Pick Balancer::pick_new(std::span<const int> exclude, std::string_view
     return cands[0].index;
   };
 
+  // A member at its `max=` limit is passed over like an excluded one: its overflow goes to the
+  // others (it still counts as usable for the panic arithmetic).
+  bool saw_full = false;
+  const auto full = [&](int i) {
+    const bool is_full = !has_room(i);
+    saw_full = saw_full || is_full;
+    return is_full;
+  };
   std::size_t active = 0;
   std::size_t usable_active = 0;
   for (int i = 0; i < n; ++i) {
@@ -307,9 +315,10 @@ Balancer::Pick Balancer::pick_new(std::span<const int> exclude, std::string_view
     ++usable_active;
     if (contains(exclude, i)) continue;
     if (!domain.empty() && config_.members[static_cast<std::size_t>(i)].domain != domain) continue;
+    if (full(i)) continue;
     push(i, s);
   }
-  if (!domain.empty()) return {cands.empty() ? -1 : choose_among(), false};
+  if (!domain.empty()) return {cands.empty() ? -1 : choose_among(), false, cands.empty() && saw_full};
   const bool panic = policy_.panic_percent > 0 && active > 0 &&
                      usable_active * 100 < std::uint64_t{policy_.panic_percent} * active;
   if (!panic && !cands.empty()) return {choose_among(), false};
@@ -317,19 +326,24 @@ Balancer::Pick Balancer::pick_new(std::span<const int> exclude, std::string_view
   if (cands.empty()) {
     for (int i = 0; i < n; ++i) {
       const MemberSlot& s = slot(i);
-      if (activation_of(s) == Activation::Standby && health_usable(s) && !contains(exclude, i)) push(i, s);
+      if (activation_of(s) == Activation::Standby && health_usable(s) && !contains(exclude, i) && !full(i)) {
+        push(i, s);
+      }
     }
     if (!cands.empty()) return {choose_among(), false};
   }
-  if (!panic) return {};
+  if (!panic) return {-1, false, saw_full};
 
   cands.clear();
   for (int i = 0; i < n; ++i) {
     const MemberSlot& s = slot(i);
     const Activation a = activation_of(s);
-    if ((a == Activation::Active || a == Activation::Standby) && health_known(s) && !contains(exclude, i)) push(i, s);
+    if ((a == Activation::Active || a == Activation::Standby) && health_known(s) && !contains(exclude, i) &&
+        !full(i)) {
+      push(i, s);
+    }
   }
-  if (cands.empty()) return {};
+  if (cands.empty()) return {-1, false, saw_full};
   return {choose_among(), true};
 }
 
@@ -339,6 +353,7 @@ Choice Balancer::choose(std::span<const std::string_view> session_routes, std::s
     const Pick pick = pick_new(exclude, domain);
     choice.member = pick.member;
     choice.panic = pick.panic;
+    choice.full = pick.full;
     return pick.member;
   };
   if (!config_.sticky.enabled || session_routes.empty()) {
@@ -404,10 +419,24 @@ Choice Balancer::choose(std::span<const std::string_view> session_routes, std::s
   return choice;
 }
 
-void Balancer::start(int member, bool sticky) {
-  if (member < 0 || static_cast<std::size_t>(member) >= slots_.size()) return;
+bool Balancer::has_room(int member) const {
+  const std::uint32_t max = config_.members[static_cast<std::size_t>(member)].max_busy;
+  return max == 0 || busy_of(slot(member)) < static_cast<std::int64_t>(max);
+}
+
+bool Balancer::start(int member, bool sticky) {
+  if (member < 0 || static_cast<std::size_t>(member) >= slots_.size()) return false;
   MemberSlot& s = slot(member);
-  s.busy.fetch_add(1, kRelaxed);
+  const std::uint32_t max = config_.members[static_cast<std::size_t>(member)].max_busy;
+  if (max == 0) {
+    s.busy.fetch_add(1, kRelaxed);
+  } else {
+    // Reserve a place only if one is free: check and increment as one step, across processes.
+    std::int32_t busy = s.busy.load(kRelaxed);
+    do {
+      if (busy >= static_cast<std::int32_t>(max)) return false;
+    } while (!s.busy.compare_exchange_weak(busy, busy + 1, kRelaxed));
+  }
   s.requests.fetch_add(1, kRelaxed);
   LazyNow now(clock_);
   if (const std::uint64_t cost = start_cost(method(), weight_of(s, now, policy_)); cost != 0) {
@@ -417,6 +446,7 @@ void Balancer::start(int member, bool sticky) {
     s.sticky_hits.fetch_add(1, kRelaxed);
     s.last_sticky_ms.store(clock_.now_ms(), kRelaxed);
   }
+  return true;
 }
 
 void Balancer::finish(int member, std::uint64_t bytes_out, std::uint64_t bytes_in) {

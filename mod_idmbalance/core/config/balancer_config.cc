@@ -223,6 +223,10 @@ Status apply_balancer_directive(BalancerConfig& balancer, std::string_view direc
                         kMaxPacketSize);
   }
   if (is("IdmHealthCheck")) return apply_health_check(balancer.health, args);
+  if (is("IdmQueueTimeout")) {
+    // 0: no waiting; a request that finds every member full gets 503 at once.
+    return apply_duration(balancer.queue_timeout_ms, "IdmQueueTimeout", args, true);
+  }
   if (is("IdmSlowStart")) {
     // 0 turns it off: a recovered member takes its full share at once.
     return apply_duration(balancer.health.slow_start_ms, "IdmSlowStart", args, true);

@@ -125,6 +125,12 @@ Expected<Ok> apply_option(MemberConfig& member, std::string_view key, std::strin
       return fail("factor must be an integer 1..100, got " + quoted(value));
     }
     member.factor = static_cast<std::uint32_t>(*factor);
+  } else if (ascii::iequals(key, "max")) {
+    const auto max = ascii::parse_decimal(value, 100000);
+    if (!max || *max == 0) {
+      return fail("max must be an integer 1..100000 (requests in flight at once), got " + quoted(value));
+    }
+    member.max_busy = static_cast<std::uint32_t>(*max);
   } else if (ascii::iequals(key, "status")) {
     const auto activation = parse_activation(value);
     if (!activation) {
@@ -150,7 +156,7 @@ Expected<Ok> apply_option(MemberConfig& member, std::string_view key, std::strin
     member.secret = value;
   } else {
     return fail("unknown option " + quoted(key) +
-                " (known: route, factor, status, domain, redirect, secret)");
+                " (known: route, factor, max, status, domain, redirect, secret)");
   }
   return Ok{};
 }

@@ -34,6 +34,7 @@ struct Choice {
   bool route_changed = false;        // the session's route named a member that could not take it
   bool refused_by_force = false;     // sticky force: 503 instead of moving the session
   bool panic = false;                // too few usable members: chosen among all, health ignored
+  bool full = false;                 // member -1 because every candidate is at its `max=` limit
   std::string_view session_route;    // the route found in the request, if any
 };
 
@@ -52,8 +53,12 @@ class Balancer {
   // `exclude` lists members already tried for this request (failover).
   Choice choose(std::span<const std::string_view> session_routes, std::span<const int> exclude = {});
 
-  // Accounting around one attempt on `member`: start before sending, finish after.
-  void start(int member, bool sticky);
+  // Accounting around one attempt on `member`: start before sending, finish after. start()
+  // reserves one of the member's `max=` places atomically and returns false, counting
+  // nothing, when none is free (a sticky request may find its member full).
+  bool start(int member, bool sticky);
+  // False when the member has a `max=` limit and that many requests in flight.
+  bool has_room(int member) const;
   void finish(int member, std::uint64_t bytes_out, std::uint64_t bytes_in);
   // Counts a failed attempt; backend faults also become the member's last error and count
   // toward taking it out (health::on_request_failure with this balancer's policy and clock).
@@ -70,6 +75,7 @@ class Balancer {
   struct Pick {
     int member = -1;
     bool panic = false;
+    bool full = false;
   };
   // The normal choice for a request without a (usable) session; see balancer.cc for the order
   // of actives, standbys and panic. With `domain`, only that domain's usable active members.

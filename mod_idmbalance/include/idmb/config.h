@@ -28,6 +28,7 @@ struct MemberConfig {
   std::string domain;
   std::string redirect;
   std::string secret;          // empty: the balancer's IdmSecret, if any
+  std::uint32_t max_busy = 0;  // max=N: requests in flight at once, all children together; 0 = no limit
 };
 
 struct StickyConfig {
@@ -50,6 +51,7 @@ struct BalancerConfig {
   std::uint32_t pool_idle_timeout_ms = 60000;  // IdmPoolIdleTimeout: idle connections are closed after this
   std::uint32_t pool_max = 0;               // IdmPoolSize: 0 = ThreadsPerChild
   std::uint32_t packet_size = 8192;         // IdmPacketSize: must match Tomcat's packetSize
+  std::uint32_t queue_timeout_ms = 1000;    // IdmQueueTimeout: wait for a member below its max=
   health::Policy health;                    // IdmHealthCheck, IdmSlowStart, IdmPanicThreshold
 };
 

@@ -640,3 +640,32 @@ TEST_CASE("Shared balancer settings override the configured method and sticky fo
   CHECK(moved.member == 0);
   CHECK(moved.route_changed);
 }
+
+TEST_CASE("max= limits requests in flight: overflow goes elsewhere, a full balancer says so", "[balance]") {
+  Rig rig({{"a", 1}, {"b", 1}});
+  rig.config.members[0].max_busy = 2;
+  rig.config.members[1].max_busy = 1;
+  // Three reservations fit (2 + 1); the fourth finds every member full.
+  int taken = 0;
+  for (int i = 0; i < 3; ++i) {
+    const Choice c = rig.choose();
+    REQUIRE(c.member >= 0);
+    REQUIRE(rig.balancer->start(c.member, false));
+    ++taken;
+  }
+  CHECK(rig.slot(0).busy.load() == 2);
+  CHECK(rig.slot(1).busy.load() == 1);
+  const Choice none = rig.choose();
+  CHECK(none.member == -1);
+  CHECK(none.full);
+  // A sticky request may still name a full member: start() refuses and counts nothing.
+  const auto requests_before = rig.slot(1).requests.load();
+  CHECK_FALSE(rig.balancer->start(1, true));
+  CHECK(rig.slot(1).busy.load() == 1);
+  CHECK(rig.slot(1).requests.load() == requests_before);
+  // One finishes: room again.
+  rig.balancer->finish(1, 0, 0);
+  CHECK(rig.balancer->has_room(1));
+  CHECK(rig.choose().member == 1);
+  CHECK(taken == 3);
+}

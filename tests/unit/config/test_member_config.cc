@@ -168,8 +168,9 @@ TEST_CASE("parse_member: rejected options say why", "[config][member]") {
       {"secret=caf\xc3\xa9", "IdmMember app1: secret must be 1..255 printable ASCII"},
       {"secret=" + std::string(256, 'x'), "IdmMember app1: secret must be 1..255 printable ASCII"},
       {"weight=3",
-       "IdmMember app1: unknown option 'weight' (known: route, factor, status, domain, redirect, "
-       "secret)"},
+       "IdmMember app1: unknown option 'weight' (known: route, factor, max, status, domain, "
+       "redirect, secret)"},
+      {"max=0", "IdmMember app1: max must be an integer 1..100000"},
       {"factor", "IdmMember app1: expected key=value, got 'factor'"},
       {"=5", "IdmMember app1: expected key=value, got '=5'"},
   }));
