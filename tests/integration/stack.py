@@ -1153,6 +1153,18 @@ class Stack:
 # CLI
 
 
+DEMO_STATUS_PAGES = """
+<Location /balancer-status>
+    SetHandler idmbalance-status
+    Require local
+</Location>
+<Location /balancer-manager>
+    SetHandler idmbalance-manager
+    Require local
+</Location>
+"""
+
+
 def _cli_up(args) -> int:
     frontend = args.frontend or frontend_from_env()
     module = None
@@ -1165,6 +1177,15 @@ def _cli_up(args) -> int:
         else REPO / "build" / "demo-stack")
     stack = Stack(workdir, frontend, module, port=args.port, https=args.https,
                   basic_auth=args.https)
+    if frontend == "idmbalance":
+        # The demo shows the live table too: status and manager pages, local access only.
+        base_config = stack.httpd_config
+
+        def with_status_pages(extra: str = "") -> HttpdConfig:
+            cfg = base_config(extra)
+            cfg.extra = (cfg.extra or "") + DEMO_STATUS_PAGES
+            return cfg
+        stack.httpd_config = with_status_pages
     try:
         sys.stdout.reconfigure(line_buffering=True)
     except AttributeError:
@@ -1185,6 +1206,9 @@ def _cli_up(args) -> int:
     print(f"\n  mod_idmbalance demo stack ({frontend}) is up:\n")
     print(f"    open  {info['url']}echo   (JSON echo; reload to see the route alternate t1/t2)")
     print(f"          {info['url']}stream?mb=1, {info['url']}cookies, {info['url']}flush")
+    if frontend == "idmbalance":
+        root = info["url"].rsplit("/app/", 1)[0]
+        print(f"          {root}/balancer-manager   (the live table; disable a member and watch)")
     if info["https_url"]:
         print(f"    https {info['https_url']}echo")
     for t in stack.tomcats:
