@@ -12,7 +12,16 @@ namespace idmb::shim {
 ClientBrigade::ClientBrigade(request_rec* r)
     : r_(r),
       out_(apr_brigade_create(r->pool, r->connection->bucket_alloc)),
-      in_(apr_brigade_create(r->pool, r->connection->bucket_alloc)) {}
+      in_(apr_brigade_create(r->pool, r->connection->bucket_alloc)),
+      headers_before_(apr_table_copy(r->pool, r->headers_out)) {}
+
+void ClientBrigade::forget_response() {
+  r_->status = HTTP_OK;
+  r_->status_line = nullptr;
+  r_->content_type = nullptr;
+  r_->clength = 0;
+  r_->headers_out = apr_table_copy(r_->pool, headers_before_);
+}
 
 ClientBrigade::Read ClientBrigade::read_body(std::span<std::uint8_t> out) {
   while (!body_ended_) {

@@ -19,6 +19,9 @@ class ClientBrigade final : public forward::ClientSide {
   bool flush() override;
   // Ends a complete response.
   void finish();
+  // Forgets what a failed attempt recorded (status, headers, content type) while nothing had
+  // reached the client yet, so a retry or an error page starts clean.
+  void forget_response();
   // Ends a response whose headers went out but whose body broke: the client sees a truncated
   // response and the connection is closed, never a short body that looks whole.
   void abort_response();
@@ -28,6 +31,7 @@ class ClientBrigade final : public forward::ClientSide {
   request_rec* r_;
   apr_bucket_brigade* out_;
   apr_bucket_brigade* in_;
+  apr_table_t* headers_before_;  // headers_out as other modules left it before forwarding
   bool body_ended_ = false;
 };
 

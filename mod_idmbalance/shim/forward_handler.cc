@@ -203,11 +203,15 @@ int forward_request(request_rec* r, Runtime& runtime, BalancerRuntime& balancer)
       if (!stale_pooled) {
         break;
       }
+      client.forget_response();
       ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "member %s (%s): pooled connection failed (%s), retrying on a new one",
                     member_name, member.address.c_str(), result.detail.c_str());
     }
 
     chooser.finish(choice.member, result.bytes_to_backend, result.bytes_from_backend);
+    if (!result.response_started) {
+      client.forget_response();  // Tomcat's headers, if any, never left: retry or error page
+    }
     report_transition(runtime, r->server, balancer, member,
                       chooser.record_error(choice.member, failure::error_class(result.outcome)));
     int level = failure::blames_member(result.outcome) ? APLOG_ERR : APLOG_INFO;

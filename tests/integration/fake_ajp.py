@@ -4,12 +4,16 @@
 It reads FORWARD_REQUEST packets, takes the request URI and answers according to it:
 
     /fault/ok              valid 200 "ok" (drains any request body first), END_RESPONSE reuse=1
+    /fault/slow-ok         as /fault/ok, after a pause of ?ms=N milliseconds (default 300, at
+                           most 5000): concurrent requests then each hold a connection of their own
     /fault/garbage         random bytes (never starting with the 'AB' magic), then close
     /fault/truncated       a SEND_HEADERS packet cut short, then close
     /fault/overlong        packet header announcing 0xFFFF bytes (> packet size), a few bytes,
                            then the connection is held open (a proxy must not wait for the rest)
     /fault/hang            reads the request, never answers; holds the connection open
     /fault/reset-mid-body  SEND_HEADERS + one body chunk + half of the next, then RST (SO_LINGER 0)
+    .../headers-close      a complete SEND_HEADERS (200, Content-Length 100), then close, no body:
+                           a backend that died after its headers (any path ending so)
     /fault/badchunk        SEND_HEADERS + a SEND_BODY_CHUNK whose chunk length != packet len - 4
     /fault/cpong           answers the FORWARD_REQUEST with a CPONG (unexpected message type)
     /fault/reuse0          valid 200 "ok" with END_RESPONSE reuse=0, then holds the connection
@@ -525,6 +529,14 @@ class FakeAjp:
                 record: RequestRecord) -> bool:
         """Answer one request; False when the connection is finished."""
         fault = path.rsplit("/", 1)[-1]
+        if fault == "slow-ok":
+            ms = 300
+            for kv in (record.query or "").split("&"):
+                k, _, v = kv.partition("=")
+                if k == "ms" and v.isdigit():
+                    ms = min(int(v), 5000)
+            time.sleep(ms / 1000.0)
+            fault = "ok"
         if fault in ("ok", "reuse0"):
             self._read_body(s, req)
             body = b"ok"
@@ -595,6 +607,13 @@ class FakeAjp:
             s.sendall(nxt[: len(nxt) // 2])
             time.sleep(0.3)
             self._close(s, rec, "fake", rst=True)
+            return False
+        if fault == "headers-close":
+            self._read_body(s, req)
+            s.sendall(send_headers(200, "OK", [(0xA001, "text/plain"), (0xA003, "100"),
+                                               ("X-Fake-Conn", str(rec.id))]))
+            time.sleep(0.1)
+            self._close(s, rec, "fake")
             return False
         if fault == "badchunk":
             data = b"z" * 10

@@ -61,6 +61,9 @@ constexpr std::uint64_t kTrafficWindow = kTrafficWindowBytes * kByteCost;
 // The config allows 1..100; the manager may write anything, so clamp what we read. The upper
 // bound keeps busy * factor and the P2C weight sum (< 2^32) in range.
 constexpr std::uint32_t kMaxFactor = 1u << 16;
+// Weights are factors in hundredths (weight_of); costs divide by the weight, so they scale up
+// by the same amount: kRequestCost * 100 and 2^52 bytes-cost * 100 both stay below 2^64.
+constexpr std::uint32_t kWeightScale = 100;
 
 std::uint32_t factor_of(const MemberSlot& s) {
   return std::clamp<std::uint32_t>(s.factor.load(kRelaxed), 1, kMaxFactor);
@@ -85,11 +88,13 @@ class LazyNow {
 };
 
 // Factor scaled by the slow-start share; factor <= 2^16, so the product fits.
+// In hundredths of a factor, so that the ramp also works at factor 1 (10% of factor 1 is
+// weight 10 against a healthy member's 100, not a rounded 1 against 1).
 std::uint32_t weight_of(const MemberSlot& s, LazyNow& now, const health::Policy& policy) {
   const std::uint32_t factor = factor_of(s);
-  if (s.health.load(kRelaxed) != static_cast<std::uint32_t>(Health::Recovering)) return factor;
+  if (s.health.load(kRelaxed) != static_cast<std::uint32_t>(Health::Recovering)) return factor * kWeightScale;
   const std::uint32_t percent = health::slow_start_percent(s, now.get(), policy);
-  return std::max<std::uint32_t>(factor * percent / 100, 1);
+  return std::max<std::uint32_t>(factor * percent, 1);
 }
 
 std::uint64_t busy_of(const MemberSlot& s) {
@@ -119,17 +124,17 @@ bool contains(std::span<const int> list, int member) {
   return std::find(list.begin(), list.end(), member) != list.end();
 }
 
-// Traffic charge for `bytes` on a member of weight `factor`.
-std::uint64_t traffic_cost(std::uint64_t bytes, std::uint32_t factor) {
+// Traffic charge for `bytes` on a member of weight `weight` (see weight_of).
+std::uint64_t traffic_cost(std::uint64_t bytes, std::uint32_t weight) {
   bytes = std::min<std::uint64_t>(bytes, kTrafficWindowBytes * kMaxFactor);
-  return std::min(bytes * kByteCost / factor, kTrafficWindow);
+  return std::min(bytes * kByteCost * kWeightScale / weight, kTrafficWindow);
 }
 
-std::uint64_t start_cost(Method method, std::uint32_t factor) {
+std::uint64_t start_cost(Method method, std::uint32_t weight) {
   switch (method) {
     case Method::Requests:
-    case Method::Busyness: return kRequestCost / factor;
-    case Method::Traffic: return traffic_cost(kTrafficRequestBytes, factor);
+    case Method::Busyness: return kRequestCost * kWeightScale / weight;
+    case Method::Traffic: return traffic_cost(kTrafficRequestBytes, weight);
     case Method::P2C: return 0;
   }
   return 0;
@@ -138,7 +143,7 @@ std::uint64_t start_cost(Method method, std::uint32_t factor) {
 // A snapshot of one candidate, taken once per choice so that one decision sees one value.
 struct Candidate {
   int index;
-  std::uint32_t factor;
+  std::uint32_t weight;  // weight_of(): the factor in hundredths, ramped while recovering
   std::uint64_t busy;
   std::uint64_t lb;
   std::int64_t clock;  // lb relative to the first candidate (modular), after lifting
@@ -186,6 +191,15 @@ void settle_clocks(std::span<Candidate> cands, const std::vector<MemberSlot*>& s
   }
 }
 
+// The lag window is `base` for members at full weight of factor 1 or more; a ramping member
+// of weight w < kWeightScale advances kWeightScale / w times faster per request, so the
+// window widens by that much, or its healthy peers would be lifted on every pick.
+std::uint64_t window_for(std::span<const Candidate> cands, std::uint64_t base) {
+  std::uint32_t lightest = kWeightScale;
+  for (const Candidate& c : cands) lightest = std::min(lightest, c.weight);
+  return base * ((kWeightScale + lightest - 1) / lightest);
+}
+
 // Smallest clock; ties go to the lowest member index (candidates are in index order).
 int by_clock(std::span<Candidate> cands) {
   const Candidate* best = &cands[0];
@@ -195,8 +209,8 @@ int by_clock(std::span<Candidate> cands) {
   return best->index;
 }
 
-// a.busy / a.factor < b.busy / b.factor, without division.
-bool less_busy(const Candidate& a, const Candidate& b) { return a.busy * b.factor < b.busy * a.factor; }
+// a.busy / a.weight < b.busy / b.weight, without division.
+bool less_busy(const Candidate& a, const Candidate& b) { return a.busy * b.weight < b.busy * a.weight; }
 
 int by_busy(std::span<Candidate> cands) {
   const Candidate* best = &cands[0];
@@ -214,8 +228,8 @@ std::size_t draw(std::span<const Candidate> cands, std::uint64_t total, std::uin
   for (std::size_t i = 0; i < cands.size(); ++i) {
     if (i == skip) continue;
     last = i;
-    if (point < cands[i].factor) return i;
-    point -= cands[i].factor;
+    if (point < cands[i].weight) return i;
+    point -= cands[i].weight;
   }
   return last;  // unreachable with a consistent total
 }
@@ -224,11 +238,11 @@ std::size_t draw(std::span<const Candidate> cands, std::uint64_t total, std::uin
 // wins, a tie goes to the first drawn.
 int p2c(std::span<const Candidate> cands, Random& random) {
   std::uint64_t total = 0;
-  for (const Candidate& c : cands) total += c.factor;
+  for (const Candidate& c : cands) total += c.weight;
   const std::uint64_t r = random.next();
   const std::size_t none = cands.size();
   const std::size_t first = draw(cands, total, r & 0xffffffffu, none);
-  const std::size_t second = draw(cands, total - cands[first].factor, r >> 32, first);
+  const std::size_t second = draw(cands, total - cands[first].weight, r >> 32, first);
   return less_busy(cands[second], cands[first]) ? cands[second].index : cands[first].index;
 }
 
@@ -283,13 +297,13 @@ Balancer::Pick Balancer::pick_new(std::span<const int> exclude, std::string_view
     if (cands.size() == 1) return cands[0].index;
     switch (method()) {
       case Method::Requests:
-        settle_clocks(cands.all(), slots_, kRequestWindow);
+        settle_clocks(cands.all(), slots_, window_for(cands.all(), kRequestWindow));
         return by_clock(cands.all());
       case Method::Traffic:
-        settle_clocks(cands.all(), slots_, kTrafficWindow);
+        settle_clocks(cands.all(), slots_, window_for(cands.all(), kTrafficWindow));
         return by_clock(cands.all());
       case Method::Busyness:
-        settle_clocks(cands.all(), slots_, kRequestWindow);
+        settle_clocks(cands.all(), slots_, window_for(cands.all(), kRequestWindow));
         return by_busy(cands.all());
       case Method::P2C:
         return p2c(cands.all(), random_);

@@ -90,10 +90,10 @@ class Exchange {
         if (!http::status_has_no_body(h->status)) {
           declared_length_ = *declared;
         }
+        // The client sees nothing yet: headers leave with the first body bytes or the end.
         if (!client_.send_headers(*h, declared_length_)) {
           return finish(Outcome::ClientAborted, "client gone while sending headers");
         }
-        result_.response_started = true;
       } else if (auto* c = std::get_if<ajp::BodyChunk>(&*message)) {
         if (!headers_seen) {
           return finish(Outcome::ProtocolError, "body chunk before SEND_HEADERS");
@@ -102,7 +102,11 @@ class Exchange {
         if (!discard_body_ && declared_length_ && result_.bytes_from_backend > *declared_length_) {
           return finish(Outcome::ProtocolError, "response body longer than its Content-Length");
         }
-        bool client_ok = c->data.empty() ? client_.flush() : (discard_body_ || client_.send_body(c->data));
+        if (discard_body_ && !c->data.empty()) {
+          continue;
+        }
+        result_.response_started = true;
+        bool client_ok = c->data.empty() ? client_.flush() : client_.send_body(c->data);
         if (!client_ok) {
           return finish(Outcome::ClientAborted, "client gone while sending body");
         }

@@ -66,7 +66,7 @@ struct Result {
   Outcome outcome = Outcome::Ok;
   bool reuse_connection = false;  // only if END_RESPONSE said reuse and nothing went wrong
   bool request_sent = false;      // some byte of FORWARD_REQUEST reached the backend
-  bool response_started = false;  // headers were handed to the client
+  bool response_started = false;  // bytes were passed towards the client (headers alone are not)
   bool body_consumed = false;     // some client body byte was read (a retry could not replay it)
   int status = 0;                 // backend status, once known
   std::uint64_t bytes_to_backend = 0;    // body bytes sent

@@ -179,6 +179,14 @@ TEST_CASE("Backend failures are classified", "[forward]") {
     CHECK(result.response_started);
     CHECK_FALSE(result.reuse_connection);
   }
+  SECTION("closed right after the headers: nothing reached the client yet") {
+    FakeBackend backend;
+    backend.reply_after_write(0, send_headers(200, {{"Content-Length", "100"}}));
+    auto result = run(backend, client);
+    CHECK(result.outcome == Outcome::BackendClosed);
+    CHECK_FALSE(result.response_started);  // so an idempotent request may still go elsewhere
+    CHECK(client.status == 200);            // recorded, but not sent
+  }
   SECTION("write fails") {
     FakeBackend backend;
     backend.fail_writes_with = forward::IoStatus::Error;

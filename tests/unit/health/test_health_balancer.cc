@@ -135,9 +135,10 @@ TEST_CASE("a recovering member's share follows the slow-start ramp in every meth
 
   struct Point {
     std::int64_t elapsed;
-    double expected;  // b's share: weight 10 * percent / 100 against a's 10
+    double expected;  // b's share: weight 10 * percent against a's 10 * 100
   };
-  for (const Point& p : {Point{0, 1.0 / 11}, Point{15'000, 5.0 / 15}, Point{30'000, 0.5}, Point{90'000, 0.5}}) {
+  // 10% at the start, 55% half-way through the 30 s window, 100% at its end and after.
+  for (const Point& p : {Point{0, 100.0 / 1100}, Point{15'000, 550.0 / 1550}, Point{30'000, 0.5}, Point{90'000, 0.5}}) {
     CAPTURE(p.elapsed);
     rig.clock.now = kT0 + p.elapsed;
     const auto seq = rig.picks(20'000, in_flight);
@@ -147,10 +148,10 @@ TEST_CASE("a recovering member's share follows the slow-start ramp in every meth
   CHECK(rig.slot(1).health == static_cast<std::uint32_t>(Health::Recovering));
 }
 
-TEST_CASE("a ramping member keeps at least weight 1", "[health][balance]") {
+TEST_CASE("a ramping member ramps at factor 1 too (weights are in hundredths)", "[health][balance]") {
   Rig rig({{"a", 1}, {"b", 1}});
-  rig.set(1, Health::Recovering, kT0);  // 10% of factor 1 rounds to 0: floored at 1
-  CHECK(share(rig.picks(1000), 1) == Approx(0.5).margin(0.01));
+  rig.set(1, Health::Recovering, kT0);  // 10% of factor 1: weight 10 against 100
+  CHECK(share(rig.picks(11'000), 1) == Approx(1.0 / 11).margin(0.01));
 }
 
 TEST_CASE("the clock is read only when a ramping member needs it", "[health][balance]") {
