@@ -121,6 +121,14 @@ std::string attach_shared_table(Runtime& runtime, server_rec* main_server) {
       settings->carry_over_from(*old_settings);
     }
   }
+  // Members new in this generation have been in their state since now (for "ok for 3h").
+  const std::int64_t now = runtime.clock.now_ms();
+  for (auto& b : runtime.balancers) {
+    for (auto& m : b.members) {
+      std::int64_t unknown = 0;
+      m.slot->state_since_ms.compare_exchange_strong(unknown, now, std::memory_order_relaxed);
+    }
+  }
   members.commit();
   settings_segment.commit();
   runtime.table_generation = table->header().generation.load();
