@@ -29,6 +29,54 @@ struct Prober {
   std::thread thread;
 };
 
+// The client side of a health request: no body to send, the answer's status kept, its body
+// dropped.
+class ProbeClient final : public forward::ClientSide {
+ public:
+  Read read_body(std::span<std::uint8_t>) override { return {forward::IoStatus::Ok, 0}; }
+  bool send_headers(const ajp::SendHeaders& headers, std::optional<std::uint64_t>) override {
+    status = headers.status;
+    return true;
+  }
+  bool send_body(std::span<const std::uint8_t>) override { return true; }
+  bool flush() override { return true; }
+  int status = 0;
+};
+
+// GET uri over AJP, as a request from the prober itself; 2xx and 3xx are good.
+bool probe_uri(const BalancerRuntime& balancer, const MemberRuntime& member, BackendConnection& connection,
+               std::string& detail) {
+  const auto& cfg = *balancer.config;
+  ajp::ForwardRequest request;
+  request.method = "GET";
+  request.protocol = "HTTP/1.1";
+  request.uri = cfg.health.probe_uri;
+  request.remote_addr = "127.0.0.1";
+  request.server_name = member.config->host;
+  request.server_port = member.config->port;
+  request.headers.push_back({"Host", member.address});
+  request.headers.push_back({"User-Agent", "mod_idmbalance-probe"});
+  if (!member.secret.empty()) {
+    request.secret = member.secret;
+  }
+  std::vector<std::uint8_t> packet(cfg.packet_size);
+  forward::ExchangeOptions options;
+  options.packet_size = cfg.packet_size;
+  options.reply_timeout_ms = cfg.ping_timeout_ms;
+  ProbeClient client;
+  forward::Result result = forward::exchange(request, {}, options, packet, connection, client);
+  if (result.outcome != forward::Outcome::Ok) {
+    detail = "GET " + cfg.health.probe_uri + ": " + std::string(forward::to_string(result.outcome)) + ": " +
+             result.detail;
+    return false;
+  }
+  if (client.status < 200 || client.status >= 400) {
+    detail = "GET " + cfg.health.probe_uri + ": status " + std::to_string(client.status);
+    return false;
+  }
+  return true;
+}
+
 bool probe(const BalancerRuntime& balancer, const MemberRuntime& member, std::string& detail) {
   const auto& cfg = *balancer.config;
   auto connection = BackendConnection::open(member.sockaddr, member.sockaddr_len, cfg.connect_timeout_ms, detail);
@@ -36,7 +84,10 @@ bool probe(const BalancerRuntime& balancer, const MemberRuntime& member, std::st
     detail = "connect: " + detail;
     return false;
   }
-  return forward::cping(*connection, cfg.ping_timeout_ms, detail);
+  if (!forward::cping(*connection, cfg.ping_timeout_ms, detail)) {
+    return false;
+  }
+  return cfg.health.probe_uri.empty() || probe_uri(balancer, member, *connection, detail);
 }
 
 void probe_round(Prober& p) {

@@ -150,9 +150,17 @@ Status apply_health_check(health::Policy& policy, const Args& args) {
       status = count(updated.rise);
     } else if (ascii::iequals(key, "fall")) {
       status = count(updated.fall);
+    } else if (ascii::iequals(key, "uri")) {
+      // Sent as the request path of an AJP GET: it must be a plain, already encoded path.
+      if (value.empty() || value.front() != '/' ||
+          value.find_first_of(std::string_view(" \t\r\n?#\0", 7)) != std::string_view::npos) {
+        return fail(std::string(kName) + " uri: expected a path starting with '/', without query, got " +
+                    quoted(value));
+      }
+      updated.probe_uri = std::string(value);
     } else {
       return fail(std::string(kName) + ": unknown key " + quoted(key) +
-                  " (interval, healthy_interval, rise, fall)");
+                  " (interval, healthy_interval, rise, fall, uri)");
     }
     if (!status) return status;
   }

@@ -17,6 +17,7 @@ body { font: 14px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 
 h1 { font-size: 1.4em; margin: 0 0 .2em; }
 h2 { font-size: 1.15em; margin: 1.6em 0 .4em; }
 .meta, .since, .muted { color: #5e6c84; }
+.bad { color: #bf2600; font-weight: 600; }
 dl.settings { display: grid; grid-template-columns: max-content auto; gap: .1em 1em; margin: .4em 0; }
 dl.settings dt { font-weight: 600; }
 dl.settings dd { margin: 0; }
@@ -236,6 +237,17 @@ void member_row(std::string& out, const Snapshot& snap, const BalancerStatus& b,
   }
   out.append("</td>");
 
+  out.append("<td>");
+  if (m.last_probe_ms <= 0) {
+    out.append("<span class=\"muted\">not yet</span>");
+  } else {
+    out.append(m.last_probe_ok ? "passed" : "<span class=\"bad\">failed</span>");
+    out.append(" <span class=\"since\" title=\"").append(format_utc(m.last_probe_ms)).append("\">");
+    const std::string when = ago(m.last_probe_ms, now);
+    out.append(when.empty() ? format_utc(m.last_probe_ms) : when).append("</span>");
+  }
+  out.append("</td>");
+
   if (opt.manager) member_actions(out, snap, b, m, opt);
   out.append("</tr>\n");
 }
@@ -251,7 +263,7 @@ void balancer_section(std::string& out, const Snapshot& snap, const BalancerStat
   out.append(
       "<div class=\"scroll\">\n<table class=\"members\">\n<thead><tr><th>Member</th><th>Address</th><th>Route</th><th>Activation</th>"
       "<th>State</th><th>Factor</th><th>Busy</th><th>Requests</th><th>Errors</th><th>Bytes in</th>"
-      "<th>Bytes out</th><th>Sticky hits</th><th>Last error</th>");
+      "<th>Bytes out</th><th>Sticky hits</th><th>Last error</th><th>Health check</th>");
   if (opt.manager) out.append("<th>Actions</th>");
   out.append("</tr></thead>\n<tbody>\n");
   for (const MemberStatus& m : b.members) member_row(out, snap, b, m, opt);

@@ -95,6 +95,8 @@ void write_member(JsonWriter& w, const MemberStatus& m) {
   w.string("last_error", m.last_error);
   w.signed_integer("last_error_ms", m.last_error_ms);
   w.signed_integer("last_sticky_ms", m.last_sticky_ms);
+  w.signed_integer("last_probe_ms", m.last_probe_ms);
+  w.boolean("last_probe_ok", m.last_probe_ok);
   w.boolean("drained", m.drained);
   w.end_object();
 }

@@ -83,6 +83,9 @@ std::string render_prometheus(const Snapshot& snap) {
          [](const MemberStatus& m) { return std::to_string(m.busy); });
   family(out, snap, "idmbalance_member_factor", "gauge", "Current load factor of the member (1..100).",
          [](const MemberStatus& m) { return num(m.factor); });
+  family(out, snap, "idmbalance_member_probe_ok", "gauge",
+         "1 if the member's last health probe passed, else 0 (also 0 before the first probe).",
+         [](const MemberStatus& m) { return flag(m.last_probe_ok); });
   family(out, snap, "idmbalance_member_up", "gauge",
          "1 if the member is healthy or recovering and not stopped, else 0.", [](const MemberStatus& m) {
            return flag((m.state == "ok" || m.state == "recovering") && m.activation != "stopped");

@@ -30,6 +30,7 @@ struct Policy {
   std::uint32_t slow_start_ms = 30000;        // ramp after recovery or re-activation; 0 = off
   std::uint32_t slow_start_min_percent = 10;  // the ramp's starting share, 1..100
   std::uint32_t panic_percent = 50;           // fewer usable actives than this % -> panic; 0 = never
+  std::string probe_uri;                      // empty: probe with CPING; else a GET over AJP, 2xx/3xx = good
 };
 
 // Checks the ranges above (fall, rise, intervals >= 1; percentages in range).

@@ -18,7 +18,8 @@
 //             "errors_total": int (all classes but "client"),
 //             "bytes_in", "bytes_out", "sticky_hits": int,
 //             "last_error": str (an errors key, "" if none), "last_error_ms": int,
-//             "last_sticky_ms": int, "drained": bool } ] } ],
+//             "last_sticky_ms": int, "last_probe_ms": int, "last_probe_ok": bool,
+//             "drained": bool } ] } ],
 //     "events": [ { "time_ms": int, "balancer": str, "member": str, "text": str } ] }
 #pragma once
 
@@ -39,7 +40,7 @@ std::string render_json(const Snapshot& snapshot);
 // Prometheus text exposition format 0.0.4. Families (labels balancer, member, route):
 //   counters idmbalance_member_{requests,bytes_in,bytes_out,sticky_hits}_total and
 //            idmbalance_member_errors_total{class=...};
-//   gauges   idmbalance_member_{busy,factor,up,drained},
+//   gauges   idmbalance_member_{busy,factor,up,probe_ok,drained},
 //            idmbalance_member_state{state=ok|error|recovering} and
 //            idmbalance_member_activation{activation=active|disabled|stopped|standby}
 //            (one-hot: 1 for the current value, 0 for the others).

@@ -39,6 +39,8 @@ struct MemberStatus {
   std::int64_t last_error_ms = 0;   // 0: never
   std::string last_error;           // error_class_name of the last error, "" if none
   std::int64_t last_sticky_ms = 0;  // 0: never
+  std::int64_t last_probe_ms = 0;   // 0: not probed yet
+  bool last_probe_ok = false;       // the result of that probe
   // Disabled, nothing in flight, and no sticky request for the quiet time: safe to take down.
   bool drained = false;
 };

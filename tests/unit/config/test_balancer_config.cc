@@ -294,4 +294,8 @@ TEST_CASE("Health settings: IdmHealthCheck, IdmSlowStart, IdmPanicThreshold", "[
   CHECK_FALSE(idmb::config::apply_balancer_directive(b, "IdmHealthCheck", Args{"interval=soon"}));
   CHECK_FALSE(idmb::config::apply_balancer_directive(b, "IdmPanicThreshold", Args{"101"}));
   CHECK(b.health.rise == 3);  // a refused line changes nothing
+  REQUIRE(idmb::config::apply_balancer_directive(b, "IdmHealthCheck", Args{"uri=/app/health"}));
+  CHECK(b.health.probe_uri == "/app/health");
+  CHECK_FALSE(idmb::config::apply_balancer_directive(b, "IdmHealthCheck", Args{"uri=health"}));
+  CHECK_FALSE(idmb::config::apply_balancer_directive(b, "IdmHealthCheck", Args{"uri=/x?y=1"}));
 }

@@ -68,6 +68,8 @@ inline Snapshot fixed_snapshot() {
   t1.last_error = "timeout";
   t1.last_error_ms = kNow - 192 * 1000;  // 3m 12s ago
   t1.last_sticky_ms = kNow - 1000;
+  t1.last_probe_ms = kNow - 4000;
+  t1.last_probe_ok = true;
   op.members.push_back(t1);
 
   MemberStatus t2 = member(std::string(kEvilName), std::string(kEvilRoute), "[::1]:8010");
@@ -87,6 +89,8 @@ inline Snapshot fixed_snapshot() {
   t2.last_error = "connect";
   t2.last_error_ms = kNow - 42 * 1000;
   t2.last_sticky_ms = kNow - 600 * 1000;
+  t2.last_probe_ms = kNow - 2000;
+  t2.last_probe_ok = false;
   t2.drained = true;
   op.members.push_back(t2);
   s.balancers.push_back(op);

@@ -96,7 +96,7 @@ TEST_CASE("JSON parses and carries the snapshot", "[status]") {
   CHECK(keys == std::vector<std::string>{"name", "route", "address", "domain", "redirect", "activation", "state",
                                          "state_since_ms", "factor", "busy", "requests", "errors", "errors_total",
                                          "bytes_in", "bytes_out", "sticky_hits", "last_error", "last_error_ms",
-                                         "last_sticky_ms", "drained"});
+                                         "last_sticky_ms", "last_probe_ms", "last_probe_ok", "drained"});
   // Nothing HTML-active survives on the wire.
   CHECK(text.find('<') == std::string::npos);
   CHECK(text.find('>') == std::string::npos);
@@ -149,11 +149,12 @@ TEST_CASE("Prometheus values equal the JSON values", "[status]") {
       }
       const bool up = m["state"].s != "error" && m["activation"].s != "stopped";
       CHECK(value("idmbalance_member_up") == (up ? 1 : 0));
+      CHECK(value("idmbalance_member_probe_ok") == (m["last_probe_ok"].b ? 1 : 0));
     }
   }
   CHECK(members == 3);
-  // 4 counters + 7 error classes + 4 plain gauges + 3 states + 4 activations = 22 per member.
-  CHECK(samples.size() == 22 * members);
+  // 4 counters + 7 error classes + 5 plain gauges + 3 states + 4 activations = 23 per member.
+  CHECK(samples.size() == 23 * members);
 }
 
 TEST_CASE("Prometheus: one HELP and TYPE per family, escaped labels", "[status]") {
