@@ -217,10 +217,15 @@ int handle_post(request_rec* r, Runtime& runtime) {
   if (runtime.table) {
     // Balancer-wide changes name no member; the text says which balancer.
     std::size_t index = table::kNoMember;
+    std::string_view what = result.message;  // "balancer[/member]: what changed"
     if (const MemberRuntime* m = find_member(runtime, command->balancer, command->member)) {
       index = m->table_index;
+      // The page names the member of an event already.
+      if (auto colon = what.find(": "); colon != std::string_view::npos) {
+        what.remove_prefix(colon + 2);
+      }
     }
-    runtime.table->add_event(index, runtime.clock.now_ms(), "manager: " + result.message);
+    runtime.table->add_event(index, runtime.clock.now_ms(), "manager: " + std::string(what));
   }
   if (wants_json(r)) {
     std::string json = "{\"ok\":true,\"message\":";
