@@ -20,18 +20,25 @@ IoStatus io_error_status(int err) {
   return (err == EAGAIN || err == EWOULDBLOCK) ? IoStatus::Timeout : IoStatus::Error;
 }
 
+bool is_local_errno(int err) {
+  return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM || err == EADDRNOTAVAIL;
+}
+
 }  // namespace
 
 std::unique_ptr<BackendConnection> BackendConnection::open(const sockaddr_storage& addr, socklen_t addr_len,
-                                                           std::uint32_t timeout_ms, std::string& error) {
+                                                           std::uint32_t timeout_ms, std::string& error, bool& local) {
+  local = false;
   int fd = ::socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) {
     error = std::string("socket: ") + std::strerror(errno);
+    local = true;
     return nullptr;
   }
   auto connection = std::unique_ptr<BackendConnection>(new BackendConnection(fd));
   if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), addr_len) != 0) {
     if (errno != EINPROGRESS) {
+      local = is_local_errno(errno);
       error = std::strerror(errno);
       return nullptr;
     }

@@ -19,9 +19,10 @@ using Clock = std::chrono::steady_clock;
 
 class BackendConnection final : public forward::BackendStream {
  public:
-  // Connects with a timeout; on failure returns nullptr and sets `error`.
+  // Connects with a timeout; on failure returns nullptr and sets `error`, and `local` when
+  // the cause is this process (no descriptor, no local port, no buffers), not the backend.
   static std::unique_ptr<BackendConnection> open(const sockaddr_storage& addr, socklen_t addr_len,
-                                                 std::uint32_t timeout_ms, std::string& error);
+                                                 std::uint32_t timeout_ms, std::string& error, bool& local);
   ~BackendConnection() override;
   BackendConnection(const BackendConnection&) = delete;
   BackendConnection& operator=(const BackendConnection&) = delete;

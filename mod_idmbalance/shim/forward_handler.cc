@@ -27,6 +27,29 @@ using forward::Outcome;
 
 constexpr std::chrono::milliseconds kQueuePoll{10};
 
+// Every successful start() gets exactly one finish(), even if something throws in between:
+// a lost finish would leave the member looking busy (and full, with max=) for good.
+class Attempt {
+ public:
+  Attempt(balance::Balancer& balancer, int member) : balancer_(balancer), member_(member) {}
+  ~Attempt() {
+    if (!finished_) {
+      balancer_.finish(member_, 0, 0);
+    }
+  }
+  Attempt(const Attempt&) = delete;
+  Attempt& operator=(const Attempt&) = delete;
+  void finish(const forward::Result& result) {
+    finished_ = true;
+    balancer_.finish(member_, result.bytes_to_backend, result.bytes_from_backend);
+  }
+
+ private:
+  balance::Balancer& balancer_;
+  int member_;
+  bool finished_ = false;
+};
+
 // A connection to `member` ready for a request: a pooled one that is still clean (CPINGed
 // first if it sat idle a while), else a new one. On failure returns nullptr and fills
 // `failed` (nothing was sent, so the request may go elsewhere).
@@ -58,9 +81,11 @@ std::unique_ptr<BackendConnection> acquire(request_rec* r, const BalancerRuntime
   }
   reused = false;
   std::string error;
-  auto connection = BackendConnection::open(member.sockaddr, member.sockaddr_len, cfg.connect_timeout_ms, error);
+  bool local = false;
+  auto connection =
+      BackendConnection::open(member.sockaddr, member.sockaddr_len, cfg.connect_timeout_ms, error, local);
   if (!connection) {
-    failed.outcome = Outcome::ConnectFailed;
+    failed.outcome = local ? Outcome::LocalFailure : Outcome::ConnectFailed;
     failed.detail = error;
     return nullptr;
   }
@@ -82,6 +107,7 @@ int status_for(const forward::Result& result) {
       return HTTP_BAD_REQUEST;
     case Outcome::ConnectFailed:
     case Outcome::CpingFailed:
+    case Outcome::LocalFailure:
       return HTTP_SERVICE_UNAVAILABLE;
     case Outcome::BackendClosed:
       return result.request_sent ? HTTP_BAD_GATEWAY : HTTP_SERVICE_UNAVAILABLE;
@@ -171,6 +197,7 @@ int forward_request(request_rec* r, Runtime& runtime, BalancerRuntime& balancer)
       apr_table_setn(r->err_headers_out, "Retry-After", "1");
       return HTTP_SERVICE_UNAVAILABLE;
     }
+    Attempt accounting(chooser, choice.member);
     tried.push_back(choice.member);
     MemberRuntime& member = balancer.members[static_cast<std::size_t>(choice.member)];
     const char* member_name = member.config->name.c_str();
@@ -188,7 +215,7 @@ int forward_request(request_rec* r, Runtime& runtime, BalancerRuntime& balancer)
       }
       result = forward::exchange(mapped.ajp, mapped.body, options, {packet, cfg.packet_size}, *connection, client);
       if (result.outcome == Outcome::Ok) {
-        chooser.finish(choice.member, result.bytes_to_backend, result.bytes_from_backend);
+        accounting.finish(result);
         chooser.record_success(choice.member);
         if (result.reuse_connection) {
           member.pool.give_back(std::move(connection));
@@ -208,7 +235,7 @@ int forward_request(request_rec* r, Runtime& runtime, BalancerRuntime& balancer)
                     member_name, member.address.c_str(), result.detail.c_str());
     }
 
-    chooser.finish(choice.member, result.bytes_to_backend, result.bytes_from_backend);
+    accounting.finish(result);
     if (!result.response_started) {
       client.forget_response();  // Tomcat's headers, if any, never left: retry or error page
     }

@@ -3,6 +3,7 @@
 // back through rise good probes, healthy ones are taken out after fall failed ones, and a
 // recovered member's slow start is settled here. No user request is ever used as a probe.
 #include <atomic>
+#include <optional>
 #include <chrono>
 #include <thread>
 #include <unistd.h>
@@ -20,7 +21,10 @@ namespace idmb::shim {
 namespace {
 
 constexpr std::chrono::milliseconds kTick{250};
-constexpr std::int64_t kLeaseMs = 3000;  // another child takes over this long after we stop
+// Renewed before every member's probe, and longer than one probe can take with default
+// timeouts (connect 5 s + CPING 2 s + health URL 2 s), so no second child starts probing
+// while a slow probe is under way. A child that dies holding it is replaced this much later.
+constexpr std::int64_t kLeaseMs = 15000;
 
 struct Prober {
   Runtime* runtime;
@@ -77,11 +81,18 @@ bool probe_uri(const BalancerRuntime& balancer, const MemberRuntime& member, Bac
   return true;
 }
 
-bool probe(const BalancerRuntime& balancer, const MemberRuntime& member, std::string& detail) {
+// The probe's verdict, or nothing when this process could not even try (no descriptor or
+// local port): that says nothing about the member.
+std::optional<bool> probe(const BalancerRuntime& balancer, const MemberRuntime& member, std::string& detail) {
   const auto& cfg = *balancer.config;
-  auto connection = BackendConnection::open(member.sockaddr, member.sockaddr_len, cfg.connect_timeout_ms, detail);
+  bool local = false;
+  auto connection =
+      BackendConnection::open(member.sockaddr, member.sockaddr_len, cfg.connect_timeout_ms, detail, local);
   if (!connection) {
     detail = "connect: " + detail;
+    if (local) {
+      return std::nullopt;
+    }
     return false;
   }
   if (!forward::cping(*connection, cfg.ping_timeout_ms, detail)) {
@@ -90,13 +101,14 @@ bool probe(const BalancerRuntime& balancer, const MemberRuntime& member, std::st
   return cfg.health.probe_uri.empty() || probe_uri(balancer, member, *connection, detail);
 }
 
-void probe_round(Prober& p) {
+void probe_round(Prober& p, std::uint32_t pid) {
   Runtime& runtime = *p.runtime;
   for (auto& balancer : runtime.balancers) {
     const health::Policy& policy = balancer.config->health;
     for (auto& member : balancer.members) {
       table::MemberSlot& slot = *member.slot;
-      if (p.stop.load()) {
+      // Still ours? Another child may have taken over if we were slow: then it probes.
+      if (p.stop.load() || !runtime.table->try_take_prober_lease(pid, runtime.clock.now_ms(), kLeaseMs)) {
         return;
       }
       if (slot.activation.load(std::memory_order_relaxed) == static_cast<std::uint32_t>(config::Activation::Stopped)) {
@@ -107,13 +119,18 @@ void probe_round(Prober& p) {
         continue;
       }
       std::string detail;
-      bool ok = probe(balancer, member, detail);
+      std::optional<bool> ok = probe(balancer, member, detail);
       if (!ok) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, p.server, "member %s (%s): cannot probe: %s",
+                     member.config->name.c_str(), member.address.c_str(), detail.c_str());
+        continue;
+      }
+      if (!*ok) {
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, p.server, "member %s (%s): probe failed: %s",
                      member.config->name.c_str(), member.address.c_str(), detail.c_str());
       }
       report_transition(runtime, p.server, balancer, member,
-                        health::on_probe_result(slot, ok, runtime.clock.now_ms(), policy, detail));
+                        health::on_probe_result(slot, *ok, runtime.clock.now_ms(), policy, detail));
     }
   }
 }
@@ -123,7 +140,7 @@ void run(Prober& p) {
   while (!p.stop.load()) {
     if (p.runtime->table && p.runtime->table->try_take_prober_lease(pid, p.runtime->clock.now_ms(), kLeaseMs)) {
       try {
-        probe_round(p);
+        probe_round(p, pid);
       } catch (const std::exception& e) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, p.server, "idmbalance prober: %s", e.what());
       }

@@ -134,11 +134,19 @@ int map_request(request_rec* r, MappedRequest& out, const char** why) {
   fr.headers.reserve(static_cast<std::size_t>(elts->nelts));
   for (int i = 0; i < elts->nelts; ++i) {
     const char* name = entries[i].key;
-    if (name == nullptr || http::is_hop_by_hop(name) ||
+    // Content-Length is never copied: Tomcat's framing must be exactly the body plan's (a
+    // client naming it in Connection must not make the two disagree: request smuggling).
+    if (name == nullptr || http::is_content_length(name) || http::is_hop_by_hop(name) ||
         (connection != nullptr && http::listed_in_connection(connection, name))) {
       continue;
     }
     fr.headers.push_back({name, entries[i].val ? entries[i].val : ""});
+  }
+  if (out.body.kind == forward::BodyPlan::Kind::Length) {
+    fr.headers.push_back({"Content-Length", apr_off_t_toa(r->pool, static_cast<apr_off_t>(out.body.length))});
+  } else if (out.body.kind == forward::BodyPlan::Kind::None &&
+             apr_table_get(r->headers_in, "Content-Length") != nullptr) {
+    fr.headers.push_back({"Content-Length", "0"});  // an explicit empty body stays explicit
   }
 
   if (fr.is_ssl) {

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "ap_mpm.h"
+#include "apr_general.h"
 #include "http_log.h"
 #include "http_protocol.h"
 #include "shim_module.h"
@@ -103,7 +104,9 @@ std::string build_runtime(Runtime& runtime, server_rec* main_server) {
   }
   runtime.drain_quiet_ms = server_config(main_server)->drain_quiet_ms;
   unsigned char random_bytes[16];
-  ap_random_insecure_bytes(random_bytes, sizeof random_bytes);
+  if (apr_generate_random_bytes(random_bytes, sizeof random_bytes) != APR_SUCCESS) {
+    return "cannot generate the manager nonce: no random source";
+  }
   static constexpr char kHex[] = "0123456789abcdef";
   for (unsigned char byte : random_bytes) {
     runtime.nonce += kHex[byte >> 4];

@@ -234,7 +234,7 @@ int handle_post(request_rec* r, Runtime& runtime) {
     return send_text(r, status::kJsonContentType, json);
   }
   // Post/redirect/get: a reload of the page does not post the form again.
-  apr_table_setn(r->headers_out, "Location", r->uri);
+  apr_table_setn(r->headers_out, "Location", ap_escape_uri(r->pool, r->uri));
   return HTTP_SEE_OTHER;
 }
 

@@ -156,6 +156,23 @@ def test_request_body_follows_ajp_rules(stack, kind, size):
     assert r.header("X-Body-Sha256") == sha256(body)
 
 
+@pytest.mark.idmbalance_only
+def test_connection_header_cannot_hide_content_length(stack):
+    """A client listing Content-Length in Connection must not make Tomcat's framing differ
+    from ours: the body would be left on the connection and read as the next AJP request
+    (request smuggling, then responses for the wrong clients)."""
+    body = os.urandom(514)
+    r = request(stack.port, "POST", "/fault/body", body=body,
+                headers={"Connection": "keep-alive, Content-Length",
+                         "Content-Type": "application/octet-stream"})
+    assert r.status == 200, r
+    assert r.header("X-Violations") == "none", r.headers
+    assert int(r.header("X-Body-Length")) == len(body)
+    rec = stack.fake.last_request("/fault/body")
+    cls = [v for k, v in rec.request.headers if k.lower() == "content-length"]
+    assert cls == [str(len(body))], rec.request.headers
+
+
 def test_cping_before_reusing_idle_connection(stack):
     fake = stack.fake
     c = connection(stack.port, timeout=20)  # one client connection: the same httpd child

@@ -15,6 +15,7 @@ ErrorClass error_class(Outcome outcome) {
     case Outcome::BackendTimeout: return ErrorClass::Timeout;
     case Outcome::ProtocolError: return ErrorClass::Protocol;
     case Outcome::Ok:
+    case Outcome::LocalFailure:  // counted with client faults: not the member's
     case Outcome::ClientBodyError:
     case Outcome::ClientAborted:
     case Outcome::RequestTooLarge:

@@ -26,6 +26,7 @@ std::string_view to_string(Outcome o) {
     case Outcome::ClientAborted: return "client aborted";
     case Outcome::ConnectFailed: return "connect failed";
     case Outcome::CpingFailed: return "CPING failed";
+    case Outcome::LocalFailure: return "local resource failure";
     case Outcome::BackendClosed: return "backend closed connection";
     case Outcome::BackendTimeout: return "reply timeout";
     case Outcome::ProtocolError: return "AJP protocol error";

@@ -55,10 +55,12 @@ enum class Outcome {
   ClientAborted,    // client went away mid-response: member not blamed
   ConnectFailed,    // (shim only) connection refused or timed out: 503
   CpingFailed,      // (shim only) no CPONG on a connection about to be used: 503
+  LocalFailure,     // (shim only) this process could not even try (no fd, no local port): 503,
+                    // member not blamed
   BackendClosed,    // backend closed or reset: 503 if nothing was sent, else 502
   BackendTimeout,   // no packet within the reply timeout: 504
   ProtocolError,    // backend sent something that is not valid AJP: 502
-  RequestTooLarge,  // request head does not fit one packet: 413
+  RequestTooLarge,  // request head does not fit one packet: 400 (as httpd answers oversized heads)
 };
 std::string_view to_string(Outcome o);
 

@@ -15,6 +15,7 @@ TEST_CASE("Outcomes map to error classes; client faults never blame a member", "
   const Row rows[] = {
       {Outcome::ConnectFailed, ErrorClass::Connect, true},
       {Outcome::CpingFailed, ErrorClass::Cping, true},
+      {Outcome::LocalFailure, ErrorClass::Client, false},
       {Outcome::BackendClosed, ErrorClass::BackendClosed, true},
       {Outcome::BackendTimeout, ErrorClass::Timeout, true},
       {Outcome::ProtocolError, ErrorClass::Protocol, true},
