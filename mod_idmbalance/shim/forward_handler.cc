@@ -83,7 +83,7 @@ std::unique_ptr<BackendConnection> acquire(request_rec* r, const BalancerRuntime
   std::string error;
   bool local = false;
   auto connection =
-      BackendConnection::open(member.sockaddr, member.sockaddr_len, cfg.connect_timeout_ms, error, local);
+      connect_member(member, cfg.connect_timeout_ms, error, local);
   if (!connection) {
     failed.outcome = local ? Outcome::LocalFailure : Outcome::ConnectFailed;
     failed.detail = error;

@@ -87,7 +87,7 @@ std::optional<bool> probe(const BalancerRuntime& balancer, const MemberRuntime& 
   const auto& cfg = *balancer.config;
   bool local = false;
   auto connection =
-      BackendConnection::open(member.sockaddr, member.sockaddr_len, cfg.connect_timeout_ms, detail, local);
+      connect_member(member, cfg.connect_timeout_ms, detail, local);
   if (!connection) {
     detail = "connect: " + detail;
     if (local) {

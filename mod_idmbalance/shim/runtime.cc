@@ -35,8 +35,11 @@ std::string resolve(MemberRuntime& member) {
   if (rc != 0 || found == nullptr) {
     return "cannot resolve " + cfg.host + ": " + ::gai_strerror(rc);
   }
-  std::memcpy(&member.sockaddr, found->ai_addr, found->ai_addrlen);
-  member.sockaddr_len = found->ai_addrlen;
+  for (const addrinfo* a = found; a != nullptr; a = a->ai_next) {
+    auto& address = member.addresses.emplace_back();
+    std::memcpy(&address.sockaddr, a->ai_addr, a->ai_addrlen);
+    address.length = a->ai_addrlen;
+  }
   ::freeaddrinfo(found);
   return {};
 }
@@ -125,6 +128,19 @@ std::string build_runtime(Runtime& runtime, server_rec* main_server) {
     b.balancer->use_shared_settings(b.settings);
   }
   return {};
+}
+
+std::unique_ptr<BackendConnection> connect_member(const MemberRuntime& member, std::uint32_t timeout_ms,
+                                                  std::string& error, bool& local) {
+  for (const auto& address : member.addresses) {
+    if (auto connection = BackendConnection::open(address.sockaddr, address.length, timeout_ms, error, local)) {
+      return connection;
+    }
+    if (local) {
+      break;  // this process is out of resources: another address will not help
+    }
+  }
+  return nullptr;
 }
 
 void report_transition(Runtime& runtime, server_rec* s, const BalancerRuntime& balancer, const MemberRuntime& member,

@@ -24,8 +24,11 @@ struct MemberRuntime {
   const config::MemberConfig* config = nullptr;
   std::string address;  // "host:port", for log lines
   std::string secret;   // member secret, else the balancer's
-  sockaddr_storage sockaddr{};
-  socklen_t sockaddr_len = 0;
+  struct Address {
+    sockaddr_storage sockaddr{};
+    socklen_t length = 0;
+  };
+  std::vector<Address> addresses;  // every address the host name resolved to, in resolver order
   ConnectionPool pool;
   table::MemberSlot* slot = nullptr;  // this member's record in the shared table
   std::size_t table_index = 0;        // its index there (events name members by index)
@@ -60,6 +63,11 @@ std::string attach_shared_table(Runtime& runtime, server_rec* main_server);
 
 // Checks what directives alone cannot: every mount names a defined balancer, names are unique.
 std::string check_config(server_rec* main_server);
+
+// A new connection to the member: each of its addresses in turn until one connects (a name
+// like "localhost" may resolve to ::1 first while Tomcat listens on 127.0.0.1 only).
+std::unique_ptr<BackendConnection> connect_member(const MemberRuntime& member, std::uint32_t timeout_ms,
+                                                  std::string& error, bool& local);
 
 // Logs a member's health change once and records it in the shared event ring.
 void report_transition(Runtime& runtime, server_rec* s, const BalancerRuntime& balancer, const MemberRuntime& member,
