@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "idmb/balancer.h"
+#include "support/fake_sources.h"
 
 using idmb::balance::Balancer;
 using idmb::balance::Choice;
@@ -30,18 +31,12 @@ using idmb::table::MemberSlot;
 
 namespace {
 
-class FakeRandom : public idmb::balance::Random {
- public:
-  std::uint64_t next() override { return engine_(); }
-
- private:
-  std::mt19937_64 engine_{20240611};
+struct FakeRandom : idmb::test::SeededRandom {
+  FakeRandom() : SeededRandom(20240611) {}
 };
 
-class FakeClock : public idmb::balance::Clock {
- public:
-  std::int64_t now_ms() override { return now; }
-  std::int64_t now = 1'000'000;
+struct FakeClock : idmb::test::ManualClock {
+  FakeClock() : ManualClock(1'000'000) {}
 };
 
 struct Spec {

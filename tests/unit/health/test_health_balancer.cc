@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "idmb/balancer.h"
+#include "support/fake_sources.h"
 
 using idmb::balance::Balancer;
 using idmb::balance::Choice;
@@ -30,22 +31,12 @@ namespace {
 
 constexpr std::int64_t kT0 = 1'700'000'000'000;
 
-class SeededRandom : public idmb::balance::Random {
- public:
-  std::uint64_t next() override { return engine_(); }
-
- private:
-  std::mt19937_64 engine_{99};
+struct SeededRandom : idmb::test::SeededRandom {
+  SeededRandom() : idmb::test::SeededRandom(99) {}
 };
 
-class FakeClock : public idmb::balance::Clock {
- public:
-  std::int64_t now_ms() override {
-    ++reads;
-    return now;
-  }
-  std::int64_t now = kT0;
-  int reads = 0;
+struct FakeClock : idmb::test::ManualClock {
+  FakeClock() : ManualClock(kT0) {}
 };
 
 struct Member {
