@@ -6,6 +6,7 @@
 #include <string>
 
 #include "httpd.h"
+#include "http_core.h"
 #include "http_log.h"
 #include "http_protocol.h"
 #include "http_request.h"
@@ -147,6 +148,15 @@ std::vector<std::string_view> routes_of(request_rec* r, const config::StickyConf
 
 int forward_request(request_rec* r, Runtime& runtime, BalancerRuntime& balancer) {
   const auto& cfg = *balancer.config;
+  // TraceEnable applies to forwarded URLs too (httpd's own check runs in the default
+  // handler, which mounted URLs never reach).
+  if (r->method_number == M_TRACE) {
+    auto* core = static_cast<core_server_config*>(ap_get_core_module_config(r->server->module_config));
+    if (core->trace_enable == AP_TRACE_DISABLE) {
+      ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "balancer %s: TRACE refused (TraceEnable Off)", cfg.name.c_str());
+      return HTTP_METHOD_NOT_ALLOWED;
+    }
+  }
   MappedRequest mapped;
   const char* why = nullptr;
   if (int status = map_request(r, mapped, &why); status != OK) {

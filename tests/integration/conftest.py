@@ -201,7 +201,8 @@ def add_balancing_config(s: stk.Stack, cfg: stk.HttpdConfig) -> None:
         limited[0].extra = (limited[0].extra + " max=1").strip()
         cfg.balancers.append(stk.Balancer("limited", limited, connect_timeout="2s",
                                           extra="IdmQueueTimeout 500ms"))
-        cfg.vhosts.append(stk.VHost(s.limited_port, mounts=[stk.Mount("/app/*", "limited")]))
+        cfg.vhosts.append(stk.VHost(s.limited_port, mounts=[stk.Mount("/app/*", "limited")],
+                                    extra="TraceEnable Off"))
     mgr_mounts = [stk.Mount("/app/*", "mgr")]
     if s.frontend == "idmbalance":
         mgr_mounts.append(stk.Mount(XSS_MOUNT, "mgr"))

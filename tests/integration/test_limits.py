@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from httpc import get
+import balancer_api as bapi
+from httpc import get, request
 
 pytestmark = pytest.mark.idmbalance_only
 
@@ -53,3 +54,13 @@ def test_waiting_request_gets_the_place_when_it_frees(stack):
     finally:
         t.join(timeout=30)
     assert results["slow"].status == 200
+
+
+def test_trace_enable_off_applies_to_mounted_urls(stack):
+    """TraceEnable Off on this vhost: a TRACE under the mount is refused by httpd, never sent."""
+    port = stack.limited_port
+    before = bapi.members_of(bapi.snapshot(stack.mgr_port), "limited")["t1"]["requests"]
+    r = request(port, "TRACE", "/app/echo")
+    assert r.status == 405, r
+    after = bapi.members_of(bapi.snapshot(stack.mgr_port), "limited")["t1"]["requests"]
+    assert after == before, "the TRACE reached Tomcat"
