@@ -55,14 +55,6 @@ class TestStack(stk.Stack):
     fake: FakeAjp
     dead_port: int
 
-    @property
-    def t1(self) -> stk.Tomcat:
-        return self.tomcats[0]
-
-    @property
-    def t2(self) -> stk.Tomcat:
-        return self.tomcats[1]
-
     def member_log_id(self, member: str, port: int) -> str:
         """Regex for a member in the error log: our module logs its name, mod_proxy the URL."""
         if self.frontend == "idmbalance":
@@ -231,10 +223,7 @@ def prefork(stack):
                           mpm="prefork", start_servers=8,
                           balancers=[stk.Balancer("app", _members(stack), connect_timeout="2s")],
                           mounts=[stk.Mount("/app/*", "app")], extra=extra)
-    h = stk.Httpd(cfg)
-    h.write()
-    r = h.configtest()
-    assert r.returncode == 0, r.stdout + r.stderr
+    h = stk.Httpd(cfg).write_checked()
     try:
         h.start()
         stk.wait_for(lambda: len(h.children()) >= 8, 20, 0.1, "8 prefork children")

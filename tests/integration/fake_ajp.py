@@ -416,16 +416,21 @@ class FakeAjp:
                 s.sendall(get_body_chunk(self.packet_size - 6))
         elif cl is None and req.method not in ("GET", "HEAD", "OPTIONS", "DELETE"):
             # No Content-Length (e.g. chunked upload): ask for the body.
-            while True:
-                s.sendall(get_body_chunk(self.packet_size - 6))
-                data = self._read_packet(s)
-                if data is None:
-                    raise ProtocolError("EOF in body")
-                n = struct.unpack(">H", data[:2])[0] if len(data) >= 2 else 0
-                if n == 0:
-                    break
-                total += n
+            for chunk in self._pull_body(s):
+                total += len(chunk)
         return total
+
+    def _pull_body(self, s: socket.socket):
+        """Asks for the body with GET_BODY_CHUNK until the empty packet; yields each chunk."""
+        while True:
+            s.sendall(get_body_chunk(self.packet_size - 6))
+            data = self._read_packet(s)
+            if data is None:
+                raise ProtocolError("EOF in body")
+            n = struct.unpack(">H", data[:2])[0] if len(data) >= 2 else 0
+            if n == 0:
+                return
+            yield data[2:2 + n]
 
     @staticmethod
     def _pending(s: socket.socket, wait: float) -> bool:
@@ -470,16 +475,9 @@ class FakeAjp:
                 viol.append("unsolicited body packet without Content-Length > 0")
                 return  # the connection is now out of step; the answer says so
             if cl is None and req.method not in ("GET", "HEAD", "OPTIONS", "DELETE"):
-                while True:
-                    s.sendall(get_body_chunk(self.packet_size - 6))
-                    data = self._read_packet(s)
-                    if data is None:
-                        raise ProtocolError("EOF in body")
-                    n = struct.unpack(">H", data[:2])[0] if len(data) >= 2 else 0
-                    if n == 0:
-                        break
-                    h.update(data[2:2 + n])
-                    total += n
+                for chunk in self._pull_body(s):
+                    h.update(chunk)
+                    total += len(chunk)
         record.body_length = total
         record.body_sha256 = h.hexdigest()
 

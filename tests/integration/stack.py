@@ -859,6 +859,14 @@ class Httpd:
     def _cmd(self, *args: str, conf: Optional[Path] = None) -> List[str]:
         return [str(APACHE_BIN), "-d", str(self.root), "-f", str(conf or self.conf_path), *args]
 
+    def write_checked(self) -> "Httpd":
+        """Writes the config and fails (RuntimeError) unless `apache2 -t` accepts it."""
+        self.write()
+        r = self.configtest()
+        if r.returncode != 0:
+            raise RuntimeError(f"apache2 -t failed:\n{r.stdout}{r.stderr}")
+        return self
+
     def configtest(self, text: Optional[str] = None) -> subprocess.CompletedProcess:
         """`apache2 -t` on our config (or on `text`, written to a separate file)."""
         conf = self.conf_path
@@ -1024,6 +1032,14 @@ class Stack:
     connection pools do not mix with `app`'s.
     """
 
+    @property
+    def t1(self) -> "Tomcat":
+        return self.tomcats[0]
+
+    @property
+    def t2(self) -> "Tomcat":
+        return self.tomcats[1]
+
     def __init__(self, workdir: Path, frontend: str, module: Optional[Path],
                  secret: str = DEFAULT_SECRET, port: Optional[int] = None,
                  https: bool = False, big_packets: bool = False, fake_port: Optional[int] = None,
@@ -1109,7 +1125,7 @@ class Stack:
             write_htpasswd(self.workdir / "htpasswd", {HTPASSWD_USER: HTPASSWD_PASSWORD})
         self.tomcats = self.make_tomcats()
         self.httpd = Httpd(self.httpd_config())
-        self.httpd.write()
+        self.httpd.write_checked()
         htdocs = self.httpd.root / "htdocs"
         mkdirs(htdocs / "app" / "static")
         (htdocs / "index.html").write_text("<html><body>idmb test httpd</body></html>\n")
@@ -1117,9 +1133,6 @@ class Stack:
 
     def up(self, detach: bool = False) -> "Stack":
         self.prepare()
-        r = self.httpd.configtest()
-        if r.returncode != 0:
-            raise RuntimeError(f"apache2 -t failed:\n{r.stdout}{r.stderr}")
         t0 = time.monotonic()
         start_tomcats(self.tomcats, detach=detach)
         log(f"Tomcats up in {time.monotonic() - t0:.1f}s: "

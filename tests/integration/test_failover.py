@@ -71,21 +71,13 @@ class FailoverStack(stk.Stack):
         self.ramp_port, self.hdr_port = stk.free_ports(2)
         self.fake: Optional[FakeAjp] = None
 
-    @property
-    def t1(self) -> stk.Tomcat:
-        return self.tomcats[0]
-
-    @property
-    def t2(self) -> stk.Tomcat:
-        return self.tomcats[1]
-
     def prepare(self) -> None:
         stk.mkdirs(self.workdir)
         stk.kill_leftovers(self.workdir)
         self.apps = self.shared_apps  # compiled once, by the session stack
         self.tomcats = self.make_tomcats()
         self.httpd = stk.Httpd(self.httpd_config())
-        self.httpd.write()
+        self.httpd.write_checked()
 
     def httpd_config(self, extra: str = "") -> stk.HttpdConfig:
         def members(factor: Optional[int] = None) -> List[stk.Member]:

@@ -30,10 +30,7 @@ def probed(stack):
         ],
         mounts=[stk.Mount("/good/*", "hcgood"), stk.Mount("/bad/*", "hcbad")],
         extra=bapi.status_conf())
-    h = stk.Httpd(cfg)
-    h.write()
-    r = h.configtest()
-    assert r.returncode == 0, r.stdout + r.stderr
+    h = stk.Httpd(cfg).write_checked()
     try:
         h.start()
         yield port, fake, h
