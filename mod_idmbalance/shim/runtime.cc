@@ -9,6 +9,7 @@
 #include "apr_general.h"
 #include "http_log.h"
 #include "http_protocol.h"
+#include "idmb/server_scopes.h"
 #include "shim_module.h"
 
 APLOG_USE_MODULE(idmbalance);
@@ -46,38 +47,36 @@ std::string resolve(MemberRuntime& member) {
 
 }  // namespace
 
+std::vector<ServerConfig*> distinct_server_configs(server_rec* main_server) {
+  std::vector<ServerConfig*> configs;
+  for (server_rec* s = main_server; s != nullptr; s = s->next) {
+    ServerConfig* conf = server_config(s);
+    if (std::find(configs.begin(), configs.end(), conf) == configs.end()) {
+      configs.push_back(conf);
+    }
+  }
+  return configs;
+}
+
 std::string check_config(server_rec* main_server) {
-  // Balancer names are global: a VirtualHost may mount a balancer the main server defines.
-  // Each server's config holds only the balancers defined in its own scope.
-  std::unordered_map<std::string, bool> defined;
-  for (server_rec* s = main_server; s != nullptr; s = s->next) {
-    for (const auto& balancer : server_config(s)->balancers) {
-      if (defined.count(balancer.name)) {
-        return "<IdmBalancer " + balancer.name + "> is defined more than once";
-      }
-      defined[balancer.name] = true;
+  std::vector<config::ServerScope> scopes;
+  for (const ServerConfig* conf : distinct_server_configs(main_server)) {
+    auto& scope = scopes.emplace_back();
+    for (const auto& balancer : conf->balancers) {
+      scope.balancers.push_back(&balancer);
     }
+    scope.mounts = &conf->mounts;
   }
-  for (server_rec* s = main_server; s != nullptr; s = s->next) {
-    for (const auto& rule : server_config(s)->mounts.mounts()) {
-      if (!defined.count(rule.balancer)) {
-        return "IdmMount " + rule.pattern + " " + rule.balancer + ": no <IdmBalancer " + rule.balancer + "> is defined";
-      }
-    }
-    for (const auto& rule : server_config(s)->mounts.unmounts()) {
-      if (rule.balancer != "*" && !defined.count(rule.balancer)) {
-        return "IdmUnmount " + rule.pattern + " " + rule.balancer + ": no <IdmBalancer " + rule.balancer + "> is defined";
-      }
-    }
-  }
-  return {};
+  auto status = config::check_server_scopes(scopes);
+  return status ? std::string() : status.error();
 }
 
 std::string build_runtime(Runtime& runtime, server_rec* main_server) {
   int threads = 1;
   ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads);
-  for (server_rec* s = main_server; s != nullptr; s = s->next) {
-    for (const auto& balancer : server_config(s)->balancers) {
+  const std::vector<ServerConfig*> configs = distinct_server_configs(main_server);
+  for (const ServerConfig* conf : configs) {
+    for (const auto& balancer : conf->balancers) {
       auto& b = runtime.balancers.emplace_back();
       b.config = &balancer;
       for (const auto& member_config : balancer.members) {
@@ -94,8 +93,8 @@ std::string build_runtime(Runtime& runtime, server_rec* main_server) {
       runtime.by_name[balancer.name] = &b;
     }
   }
-  for (server_rec* s = main_server; s != nullptr; s = s->next) {
-    for (const auto& rule : server_config(s)->mounts.mounts()) {
+  for (const ServerConfig* conf : configs) {
+    for (const auto& rule : conf->mounts.mounts()) {
       auto found = runtime.by_name.find(rule.balancer);
       if (found != runtime.by_name.end()) {
         auto& list = found->second->mounts;

@@ -7,6 +7,7 @@
 #include <deque>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "backend_connection.h"
 #include "idmb/balancer.h"
@@ -19,6 +20,8 @@
 #include "httpd.h"
 
 namespace idmb::shim {
+
+struct ServerConfig;
 
 struct MemberRuntime {
   const config::MemberConfig* config = nullptr;
@@ -61,7 +64,11 @@ std::string build_runtime(Runtime& runtime, server_rec* main_server);
 // inherits), fills in the members' slots and carries the previous generation's state over.
 std::string attach_shared_table(Runtime& runtime, server_rec* main_server);
 
-// Checks what directives alone cannot: every mount names a defined balancer, names are unique.
+// Each server's configuration once: httpd hands a VirtualHost without Idm* directives the main
+// server's configuration itself, not a merged copy, so several servers may share one.
+std::vector<ServerConfig*> distinct_server_configs(server_rec* main_server);
+
+// Checks what directives alone cannot (config::check_server_scopes). Returns an error or empty.
 std::string check_config(server_rec* main_server);
 
 // A new connection to the member: each of its addresses in turn until one connects (a name

@@ -11,7 +11,8 @@ Environment:
     IDMB_FRONTEND   idmbalance (default) | proxy_ajp — proxy_ajp renders an equivalent
                     mod_proxy + mod_proxy_ajp configuration (a known-good AJP proxy, used to
                     check the tests themselves).
-    IDMB_BUILD_DIR  cmake build dir; the default work dir is IDMB_BUILD_DIR/integration-work.
+    IDMB_BUILD_DIR  cmake build dir; the work dir is run_dir("integration-work"), outside the
+                    checkout (see run_dir).
 
 Everything listens on 127.0.0.1 only. Every wait is bounded by a timeout.
 """
@@ -26,6 +27,7 @@ import os
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -243,11 +245,32 @@ def mkdirs(*paths: Path, mode: int = 0o755) -> None:
         os.chmod(p, mode)
 
 
-def default_workdir() -> Path:
+RUN_ROOT = Path("/tmp/idmbalance-run")  # not $TMPDIR: it may be private too
+
+
+def run_dir(name: str) -> Path:
+    """A directory for the servers' files (configs, htdocs, htpasswd, logs, CATALINA_BASE).
+
+    apache2's children run as www-data, and a checkout may sit where www-data cannot go (a clone
+    in /root is mode 0700), so these files never live in the checkout: they go to
+    /tmp/idmbalance-run/<build dir digest>/<name>, one per build tree, each level mode 0755 and
+    owned by us (a directory someone else made there is refused, not used).
+    """
     build = os.environ.get("IDMB_BUILD_DIR")
-    if build:
-        return Path(build).resolve() / "integration-work"
-    return Path(tempfile.mkdtemp(prefix="idmb-integration-"))
+    tree = str(Path(build).resolve()) if build else str(REPO)
+    digest = hashlib.sha256(tree.encode()).hexdigest()[:12]
+    path = RUN_ROOT / digest / name
+    for p in (RUN_ROOT, RUN_ROOT / digest, path):
+        p.mkdir(exist_ok=True)
+        st = os.lstat(p)
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
+            raise RuntimeError(f"{p} is not a directory of ours: remove it")
+        os.chmod(p, 0o755)
+    return path
+
+
+def default_workdir() -> Path:
+    return run_dir("integration-work")
 
 
 def frontend_from_env() -> str:
@@ -1185,9 +1208,7 @@ def _cli_up(args) -> int:
         if args.module:
             os.environ["IDMB_MODULE"] = args.module
         module = module_from_env(frontend, required=False)
-    workdir = Path(args.workdir) if args.workdir else (
-        Path(os.environ["IDMB_BUILD_DIR"]) / "integration-work" if os.environ.get("IDMB_BUILD_DIR")
-        else REPO / "build" / "demo-stack")
+    workdir = Path(args.workdir) if args.workdir else run_dir("demo-stack")
     stack = Stack(workdir, frontend, module, port=args.port, https=args.https,
                   basic_auth=args.https)
     if frontend == "idmbalance":
@@ -1270,7 +1291,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
     up = sub.add_parser("up", help="build the webapp, start two Tomcats and httpd")
-    up.add_argument("--workdir", help="work dir (default: build/demo-stack in the repo)")
+    up.add_argument("--workdir", help="work dir (default: run_dir('demo-stack') under /tmp/idmbalance-run)")
     up.add_argument("--detach", action="store_true", help="leave running; write stack.json")
     up.add_argument("--frontend", choices=FRONTENDS, help="default: $IDMB_FRONTEND or idmbalance")
     up.add_argument("--module", help="mod_idmbalance.so (default: $IDMB_MODULE or build/...)")

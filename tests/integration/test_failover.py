@@ -2,7 +2,7 @@
 
 These tests kill, pause and restart Tomcats, so they run on a stack of their own (module
 fixture `fo`: two more Tomcats t1/t2, one httpd, one more scripted AJP backend, work dir
-$IDMB_BUILD_DIR/failover-work); the session stack stays untouched. Balancers, all with
+stack.run_dir("failover-work")); the session stack stays untouched. Balancers, all with
 short health-check settings (HEALTH below):
 
     fo      t1 + t2, default factors     /app/*    on fo.port
@@ -104,10 +104,7 @@ class FailoverStack(stk.Stack):
 
 
 def _workdir() -> Path:
-    build = os.environ.get("IDMB_BUILD_DIR")
-    if build:
-        return Path(build).resolve() / "failover-work"
-    return Path(tempfile.mkdtemp(prefix="idmb-failover-"))
+    return stk.run_dir("failover-work")
 
 
 @pytest.fixture(scope="module")
