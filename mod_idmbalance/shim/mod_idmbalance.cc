@@ -68,7 +68,8 @@ void child_init_hook(apr_pool_t* child_pool, server_rec* s) {
   }
 }
 
-// Claims requests whose normalised path matches an IdmMount of this (virtual) server.
+// Claims requests whose normalised path matches an IdmMount of this (virtual) server, and makes
+// that normalised path the request's URI.
 int translate_name_hook(request_rec* r) {
   try {
     const MountMap& mounts = server_config(r->server)->mounts;
@@ -87,6 +88,9 @@ int translate_name_hook(request_rec* r) {
     if (found == g_runtime->by_name.end()) {
       return DECLINED;
     }
+    // From here on httpd judges the path Tomcat will serve: the Location walk that follows
+    // map_to_storage (Require, auth, RequestHeader, SetEnv) sees it, not "/app/admin;x/..".
+    r->uri = apr_pstrmemdup(r->pool, path->data(), path->size());
     auto* state = static_cast<RequestState*>(apr_palloc(r->pool, sizeof(RequestState)));
     state->balancer = found->second;
     ap_set_module_config(r->request_config, &idmbalance_module, state);

@@ -88,12 +88,24 @@ std::string_view raw_target_path(const char* unparsed_uri) {
 
 namespace {
 
+bool contains_encoded_semicolon(std::string_view raw) {
+  for (std::size_t at = raw.find('%'); at != std::string_view::npos && at + 2 < raw.size();
+       at = raw.find('%', at + 1)) {
+    if (raw[at + 1] == '3' && (raw[at + 2] == 'B' || raw[at + 2] == 'b')) {
+      return true;
+    }
+  }
+  return false;
+}
+
 // Forward the path exactly as the client encoded it, so that Tomcat decodes it once (no
-// double decoding) — provided it still means the path that was mounted. After a rewrite it
-// does not, and the current r->uri is sent re-encoded instead.
+// double decoding) — provided it still means the path that was mounted (r->uri, which httpd's
+// access rules judged). After a rewrite it does not, and r->uri is sent re-encoded instead.
+// So is a raw path with an encoded ';': Tomcat takes "%3B" as data, not as the start of a path
+// parameter, so it would serve another path than r->uri.
 const char* path_to_forward(request_rec* r) {
   std::string_view raw = raw_target_path(r->unparsed_uri);
-  if (!raw.empty() && is_forwardable_raw_path(raw)) {
+  if (!raw.empty() && is_forwardable_raw_path(raw) && !contains_encoded_semicolon(raw)) {
     char* decoded = apr_pstrmemdup(r->pool, raw.data(), raw.size());
     if (ap_unescape_url(decoded) == OK) {
       auto mounted = normalize_path_for_mount(r->uri);

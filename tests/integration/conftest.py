@@ -141,6 +141,7 @@ def stack(fake):
                                           ping_timeout="1s", ping_after_idle="1s"))
         cfg.mounts.append(stk.Mount("/fping/*", "fping"))
         add_balancing_config(s, cfg)
+        cfg.extra = (cfg.extra or "") + ACCESS_RULES
         return cfg
     s.httpd_config = httpd_config
     try:
@@ -151,6 +152,17 @@ def stack(fake):
     yield s
     _STATE.pop("stack", None)
     s.down()
+
+
+# httpd access rules on mounted paths (test_access_rules.py); /app/secure/ needs Basic auth (Stack).
+ACCESS_RULES = """
+<Location "/app/admin">
+    Require all denied
+</Location>
+<LocationMatch "^/app/lmadmin(/|$)">
+    Require all denied
+</LocationMatch>
+"""
 
 
 # Balancers for the balancing, manager and browser tests (test_balancing.py, test_manager.py,
