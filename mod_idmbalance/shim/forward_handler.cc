@@ -115,6 +115,7 @@ int status_for(const forward::Result& result) {
     case Outcome::BackendTimeout:
       return HTTP_GATEWAY_TIME_OUT;
     case Outcome::ProtocolError:
+    case Outcome::InvalidResponse:
       return HTTP_BAD_GATEWAY;
   }
   return HTTP_INTERNAL_SERVER_ERROR;
@@ -251,7 +252,9 @@ int forward_request(request_rec* r, Runtime& runtime, BalancerRuntime& balancer)
     }
     report_transition(runtime, r->server, balancer, member,
                       chooser.record_error(choice.member, failure::error_class(result.outcome)));
-    int level = failure::blames_member(result.outcome) ? APLOG_ERR : APLOG_INFO;
+    int level = failure::blames_member(result.outcome)                ? APLOG_ERR
+                : result.outcome == Outcome::InvalidResponse ? APLOG_WARNING
+                                                             : APLOG_INFO;
     ap_log_rerror(APLOG_MARK, level, 0, r, "member %s (%s) of balancer %s: %s: %s", member_name,
                   member.address.c_str(), cfg.name.c_str(), std::string(forward::to_string(result.outcome)).c_str(),
                   result.detail.c_str());

@@ -80,16 +80,14 @@ Error string_error(Reader::Str r, const std::string& where) {
   return fail("SEND_HEADERS " + where + " not NUL-terminated");
 }
 
-Expected<Message> decode_send_headers(std::span<const std::uint8_t> payload) {
+Expected<Message> decode_send_headers(std::span<const std::uint8_t> payload, HeadCheck check) {
   Reader r(payload.subspan(1));
   SendHeaders out;
 
   if (!r.u16(out.status)) return fail("SEND_HEADERS truncated in status");
-  if (out.status < 100 || out.status > 999) return fail("SEND_HEADERS status " + num(out.status) + " out of range");
 
   // Tomcat always sends a reason (the numeric status); null is tolerated as empty.
   if (Reader::Str rs = r.string(out.reason); string_failed(rs)) return string_error(rs, "reason");
-  if (has_forbidden_byte(out.reason)) return fail("SEND_HEADERS reason contains CR, LF or NUL");
 
   std::uint16_t count;
   if (!r.u16(count)) return fail("SEND_HEADERS truncated in header count");
@@ -108,13 +106,10 @@ Expected<Message> decode_send_headers(std::span<const std::uint8_t> payload) {
       r.u16(peek);
     } else {
       if (Reader::Str ns = r.string(h.name); string_failed(ns)) return string_error(ns, header_field(i, "name"));
-      if (h.name.empty()) return fail("SEND_HEADERS " + header_field(i, "has an empty name"));
-      if (has_forbidden_byte(h.name)) return fail("SEND_HEADERS " + header_field(i, "name contains CR, LF or NUL"));
     }
 
     // A null value is read as empty, like the reason.
     if (Reader::Str vs = r.string(h.value); string_failed(vs)) return string_error(vs, header_field(i, "value"));
-    if (has_forbidden_byte(h.value)) return fail("SEND_HEADERS " + header_field(i, "value contains CR, LF or NUL"));
 
     out.headers.push_back(h);
   }
@@ -122,6 +117,9 @@ Expected<Message> decode_send_headers(std::span<const std::uint8_t> payload) {
   // Extra bytes mean the sender and we disagree on the layout: do not guess.
   if (r.remaining() != 0) {
     return fail("SEND_HEADERS has " + num(r.remaining()) + " trailing bytes after " + num(count) + " headers");
+  }
+  if (check == HeadCheck::Strict) {
+    if (auto head = check_response_head(out); !head) return Error{head.error()};
   }
   return Message{std::move(out)};
 }
@@ -165,13 +163,25 @@ Expected<std::uint16_t> decode_packet_header(std::span<const std::uint8_t> heade
   return len;
 }
 
-Expected<Message> decode_message(std::span<const std::uint8_t> payload) {
+Status check_response_head(const SendHeaders& head) {
+  if (head.status < 100 || head.status > 999) return fail("SEND_HEADERS status " + num(head.status) + " out of range");
+  if (has_forbidden_byte(head.reason)) return fail("SEND_HEADERS reason contains CR, LF or NUL");
+  for (std::size_t i = 1; i <= head.headers.size(); ++i) {
+    const Header& h = head.headers[i - 1];
+    if (h.name.empty()) return fail("SEND_HEADERS " + header_field(i, "has an empty name"));
+    if (has_forbidden_byte(h.name)) return fail("SEND_HEADERS " + header_field(i, "name contains CR, LF or NUL"));
+    if (has_forbidden_byte(h.value)) return fail("SEND_HEADERS " + header_field(i, "value contains CR, LF or NUL"));
+  }
+  return Ok{};
+}
+
+Expected<Message> decode_message(std::span<const std::uint8_t> payload, HeadCheck check) {
   if (payload.empty()) return fail("empty AJP message");
   switch (payload[0]) {
     case wire::kSendBodyChunk:
       return decode_body_chunk(payload);
     case wire::kSendHeaders:
-      return decode_send_headers(payload);
+      return decode_send_headers(payload, check);
     case wire::kEndResponse:
       return decode_end_response(payload);
     case wire::kGetBodyChunk:

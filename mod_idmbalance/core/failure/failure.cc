@@ -14,6 +14,7 @@ ErrorClass error_class(Outcome outcome) {
     case Outcome::BackendClosed: return ErrorClass::BackendClosed;
     case Outcome::BackendTimeout: return ErrorClass::Timeout;
     case Outcome::ProtocolError: return ErrorClass::Protocol;
+    case Outcome::InvalidResponse: return ErrorClass::Response;
     case Outcome::Ok:
     case Outcome::LocalFailure:  // counted with client faults: not the member's
     case Outcome::ClientBodyError:
@@ -25,7 +26,9 @@ ErrorClass error_class(Outcome outcome) {
 }
 
 bool blames_member(Outcome outcome) {
-  return outcome != Outcome::Ok && error_class(outcome) != ErrorClass::Client;
+  if (outcome == Outcome::Ok) return false;
+  const ErrorClass c = error_class(outcome);
+  return c != ErrorClass::Client && c != ErrorClass::Response;
 }
 
 bool is_idempotent(std::string_view method) {

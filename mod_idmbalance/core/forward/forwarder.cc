@@ -30,6 +30,7 @@ std::string_view to_string(Outcome o) {
     case Outcome::BackendClosed: return "backend closed connection";
     case Outcome::BackendTimeout: return "reply timeout";
     case Outcome::ProtocolError: return "AJP protocol error";
+    case Outcome::InvalidResponse: return "invalid response";
     case Outcome::RequestTooLarge: return "request head too large";
   }
   return "?";
@@ -73,7 +74,7 @@ class Exchange {
       if (!payload) {
         return result_;
       }
-      auto message = ajp::decode_message(*payload);
+      auto message = ajp::decode_message(*payload, ajp::HeadCheck::LayoutOnly);
       if (!message) {
         return finish(Outcome::ProtocolError, message.error());
       }
@@ -81,12 +82,15 @@ class Exchange {
         if (headers_seen) {
           return finish(Outcome::ProtocolError, "second SEND_HEADERS");
         }
+        if (auto head = ajp::check_response_head(*h); !head) {
+          return finish(Outcome::InvalidResponse, head.error());
+        }
         headers_seen = true;
         result_.status = h->status;
         discard_body_ = options_.head_request || http::status_has_no_body(h->status);
         auto declared = declared_length(*h);
         if (!declared) {
-          return finish(Outcome::ProtocolError, declared.error());
+          return finish(Outcome::InvalidResponse, declared.error());
         }
         if (!http::status_has_no_body(h->status)) {
           declared_length_ = *declared;
@@ -101,7 +105,7 @@ class Exchange {
         }
         result_.bytes_from_backend += c->data.size();
         if (!discard_body_ && declared_length_ && result_.bytes_from_backend > *declared_length_) {
-          return finish(Outcome::ProtocolError, "response body longer than its Content-Length");
+          return finish(Outcome::InvalidResponse, "response body longer than its Content-Length");
         }
         if (discard_body_ && !c->data.empty()) {
           continue;
@@ -121,7 +125,7 @@ class Exchange {
           return finish(Outcome::ProtocolError, "END_RESPONSE before SEND_HEADERS");
         }
         if (!discard_body_ && declared_length_ && result_.bytes_from_backend != *declared_length_) {
-          return finish(Outcome::ProtocolError, "response body shorter than its Content-Length");
+          return finish(Outcome::InvalidResponse, "response body shorter than its Content-Length");
         }
         result_.outcome = Outcome::Ok;
         result_.reuse_connection = e->reuse;

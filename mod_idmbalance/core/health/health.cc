@@ -41,6 +41,7 @@ std::string_view fault_name(ErrorClass error) {
     case ErrorClass::Protocol: return "AJP protocol error";
     case ErrorClass::Timeout: return "reply timed out";
     case ErrorClass::FailStatus: return "fail-on status code";
+    case ErrorClass::Response: return "refused response";
     case ErrorClass::Client:
     case ErrorClass::kCount: break;
   }
@@ -88,8 +89,8 @@ std::string human_duration(std::int64_t ms) {
   if (ms < 1000) return std::to_string(ms) + "ms";
   const std::int64_t s = ms / 1000;
   const auto two = [](std::int64_t big, const char* big_unit, std::int64_t small, const char* small_unit) {
-    std::string out = std::to_string(big) + big_unit;
-    if (small != 0) out += " " + std::to_string(small) + small_unit;
+    std::string out = std::to_string(big).append(big_unit);
+    if (small != 0) out.append(" ").append(std::to_string(small)).append(small_unit);
     return out;
   };
   if (s < 60) return std::to_string(s) + "s";
@@ -128,7 +129,8 @@ Transition on_request_success(MemberSlot& slot, std::int64_t /*now_ms*/) {
 }
 
 Transition on_request_failure(MemberSlot& slot, ErrorClass error, std::int64_t now_ms, const Policy& policy) {
-  if (error == ErrorClass::Client || static_cast<std::size_t>(error) >= table::kErrorClassCount) {
+  if (error == ErrorClass::Client || error == ErrorClass::Response ||
+      static_cast<std::size_t>(error) >= table::kErrorClassCount) {
     return unchanged(slot.health.load(kRelaxed));
   }
   const std::uint32_t failures = slot.consecutive_failures.fetch_add(1, kRelaxed) + 1;

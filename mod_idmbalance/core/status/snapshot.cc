@@ -80,6 +80,7 @@ std::string_view error_class_name(table::ErrorClass c) {
     case table::ErrorClass::Timeout: return "timeout";
     case table::ErrorClass::FailStatus: return "fail_status";
     case table::ErrorClass::Client: return "client";
+    case table::ErrorClass::Response: return "response";
     case table::ErrorClass::kCount: break;
   }
   return "unknown";

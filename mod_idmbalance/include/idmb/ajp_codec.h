@@ -97,9 +97,22 @@ struct Cpong {};
 
 using Message = std::variant<SendHeaders, BodyChunk, EndResponse, GetBodyChunk, Cpong>;
 
+// What decode_message checks in a SEND_HEADERS beyond its layout.
+enum class HeadCheck {
+  Strict,      // also the response head rules (check_response_head)
+  LayoutOnly,  // only the layout: the caller applies check_response_head itself
+};
+
 // Decodes one Tomcat->httpd payload (after the 4-byte header). Every field is bounded by the
-// payload; unknown types/codes, chunk length != payload length - 4, and CR/LF/NUL in header
-// names or values are errors. Views point into `payload`.
-Expected<Message> decode_message(std::span<const std::uint8_t> payload);
+// payload; unknown types/codes, chunk length != payload length - 4 and a SEND_HEADERS whose
+// layout does not add up are errors, and with HeadCheck::Strict so is a head that
+// check_response_head refuses. Views point into `payload`.
+Expected<Message> decode_message(std::span<const std::uint8_t> payload, HeadCheck check = HeadCheck::Strict);
+
+// The rules for a response head that is well-formed AJP: status 100..999, no CR, LF or NUL in
+// the reason, a header name or value, no empty name. A head that breaks them is what the
+// application asked for (setStatus(1000), a header value with a newline), not a sign that the
+// member is broken: the forwarder answers 502 without blaming the member.
+Status check_response_head(const SendHeaders& head);
 
 }  // namespace idmb::ajp

@@ -12,7 +12,10 @@ namespace idmb::failure {
 // The class an outcome is counted under (Client for client faults).
 table::ErrorClass error_class(forward::Outcome outcome);
 
-// True for backend faults; client faults (framing errors, aborts) never count against a member.
+// True for faults that show the member is broken or unreachable (connect, CPING, closed, reply
+// timeout, invalid AJP). Client faults (framing errors, aborts) and refused responses (one
+// request's response, as the application made it) never count against a member and are never
+// retried elsewhere: another member would answer the same.
 bool blames_member(forward::Outcome outcome);
 
 // Methods whose repetition has the same effect as one execution (RFC 9110 9.2.2).

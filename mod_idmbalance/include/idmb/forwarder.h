@@ -59,7 +59,10 @@ enum class Outcome {
                     // member not blamed
   BackendClosed,    // backend closed or reset: 503 if nothing was sent, else 502
   BackendTimeout,   // no packet within the reply timeout: 504
-  ProtocolError,    // backend sent something that is not valid AJP: 502
+  ProtocolError,    // backend sent something that is not valid AJP: 502 (the member is broken)
+  InvalidResponse,  // valid AJP carrying a response we refuse (status out of range, CR/LF in a
+                    // header, a body that contradicts its Content-Length): 502, and since the
+                    // application made it for this request, the member is not blamed
   RequestTooLarge,  // request head does not fit one packet: 400 (as httpd answers oversized heads)
 };
 std::string_view to_string(Outcome o);

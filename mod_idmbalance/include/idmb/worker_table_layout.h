@@ -12,14 +12,14 @@
 namespace idmb::table {
 
 inline constexpr std::uint32_t kMagic = 0x424d4449;  // "IDMB" little-endian
-inline constexpr std::uint32_t kLayoutVersion = 3;
+inline constexpr std::uint32_t kLayoutVersion = 4;
 inline constexpr std::size_t kNameSize = 64;         // names and routes are < 64 bytes (config enforces)
 inline constexpr std::size_t kEventRingSize = 64;    // state-change events kept for the status page
 inline constexpr std::size_t kEventTextSize = 112;   // bytes of text per event (longer text is cut)
 inline constexpr std::uint32_t kNoMember = 0xffffffff;  // an event about the server, not one member
 
-// Why a request failed, counted per member. Client faults are counted too, but never make a
-// member unhealthy.
+// Why a request failed, counted per member. Client faults and refused responses are counted
+// too, but never make a member unhealthy.
 enum class ErrorClass : std::uint32_t {
   Connect = 0,     // refused or timed out
   Cping,           // no CPONG in time
@@ -28,6 +28,7 @@ enum class ErrorClass : std::uint32_t {
   Timeout,         // reply timeout
   FailStatus,      // a configured fail-on status code
   Client,          // client framing error or abort (informational)
+  Response,        // a response we refused (what the application sent for one request)
   kCount
 };
 inline constexpr std::size_t kErrorClassCount = static_cast<std::size_t>(ErrorClass::kCount);

@@ -19,6 +19,7 @@ TEST_CASE("Outcomes map to error classes; client faults never blame a member", "
       {Outcome::BackendClosed, ErrorClass::BackendClosed, true},
       {Outcome::BackendTimeout, ErrorClass::Timeout, true},
       {Outcome::ProtocolError, ErrorClass::Protocol, true},
+      {Outcome::InvalidResponse, ErrorClass::Response, false},
       {Outcome::ClientBodyError, ErrorClass::Client, false},
       {Outcome::ClientAborted, ErrorClass::Client, false},
       {Outcome::RequestTooLarge, ErrorClass::Client, false},
@@ -45,6 +46,11 @@ TEST_CASE("Retry decisions by failure class and method", "[failure]") {
     CHECK(failure::may_retry(r, "PUT"));
     CHECK_FALSE(failure::may_retry(r, "POST"));
     CHECK_FALSE(failure::may_retry(r, "PATCH"));
+  }
+  SECTION("a refused response is not retried, even for GET: every member would answer alike") {
+    r.outcome = Outcome::InvalidResponse;
+    r.request_sent = true;
+    CHECK_FALSE(failure::may_retry(r, "GET"));
   }
   SECTION("a reply timeout is not retried, even for GET") {
     r.outcome = Outcome::BackendTimeout;

@@ -166,6 +166,22 @@ TEST_CASE("Backend failures are classified", "[forward]") {
     backend.reply_after_write(0, body_chunk("x"));
     CHECK(run(backend, client).outcome == Outcome::ProtocolError);
   }
+  SECTION("a well-formed head the application made invalid: refused, not a protocol fault") {
+    for (int status : {0, 99, 1000, 65535}) {
+      FakeBackend backend;
+      backend.reply_after_write(0, concat({send_headers(status, {}), end_response(true)}));
+      FakeClient fresh;
+      auto result = run(backend, fresh);
+      CAPTURE(status);
+      CHECK(result.outcome == Outcome::InvalidResponse);
+      CHECK_THAT(result.detail, Catch::Contains("out of range"));
+      CHECK(fresh.status == 0);
+      CHECK_FALSE(result.response_started);
+    }
+    FakeBackend backend;
+    backend.reply_after_write(0, concat({send_headers(200, {{"X-A", "a\r\nSet-Cookie: x=1"}}), end_response(true)}));
+    CHECK(run(backend, client).outcome == Outcome::InvalidResponse);
+  }
   SECTION("END_RESPONSE before headers") {
     FakeBackend backend;
     backend.reply_after_write(0, end_response(true));
@@ -286,7 +302,7 @@ TEST_CASE("Tomcat's Content-Length is passed on checked, and enforced", "[forwar
     backend.reply_after_write(0, concat({send_headers(200, {{"Content-Length", "1000"}}), body_chunk("ok"),
                                          end_response(true)}));
     auto result = run(backend, client);
-    CHECK(result.outcome == Outcome::ProtocolError);
+    CHECK(result.outcome == Outcome::InvalidResponse);
     CHECK(result.response_started);
     CHECK_FALSE(result.reuse_connection);
   }
@@ -294,7 +310,7 @@ TEST_CASE("Tomcat's Content-Length is passed on checked, and enforced", "[forwar
     FakeBackend backend;
     backend.reply_after_write(0, concat({send_headers(200, {{"Content-Length", "1"}}), body_chunk("ok"),
                                          end_response(true)}));
-    CHECK(run(backend, client).outcome == Outcome::ProtocolError);
+    CHECK(run(backend, client).outcome == Outcome::InvalidResponse);
     CHECK(client.received.empty());
   }
   SECTION("invalid or conflicting") {
@@ -303,7 +319,7 @@ TEST_CASE("Tomcat's Content-Length is passed on checked, and enforced", "[forwar
       FakeBackend backend;
       backend.reply_after_write(0, concat({send_headers(200, headers), body_chunk("ok"), end_response(true)}));
       FakeClient fresh;
-      CHECK(run(backend, fresh).outcome == Outcome::ProtocolError);
+      CHECK(run(backend, fresh).outcome == Outcome::InvalidResponse);
       CHECK(fresh.status == 0);
     }
   }

@@ -91,12 +91,13 @@ TEST_CASE("a connect failure takes a member out at once", "[health]") {
   CHECK(health_of(*slot) == Health::Error);
 }
 
-TEST_CASE("client faults never count against a member", "[health]") {
+TEST_CASE("client faults and refused responses never count against a member", "[health]") {
   Policy policy;
   policy.fall = 1;
   auto slot = make_slot();
   for (int i = 0; i < 1000; ++i) {
     CHECK_FALSE(health::on_request_failure(*slot, ErrorClass::Client, kT0 + i, policy).changed);
+    CHECK_FALSE(health::on_request_failure(*slot, ErrorClass::Response, kT0 + i, policy).changed);
   }
   CHECK(health_of(*slot) == Health::Ok);
   CHECK(slot->consecutive_failures == 0);
