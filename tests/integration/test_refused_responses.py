@@ -1,4 +1,4 @@
-"""A response the module refuses takes no member out (issue 9, item 2).
+"""A response the module refuses takes no member out (issue 9, items 2 and 4).
 
 The application can make Tomcat send a response that is valid AJP but not a valid HTTP
 response: here /app/status?code=1000 (setStatus(1000)). That is one request's doing, not a sign
@@ -58,3 +58,12 @@ def test_refused_response_is_logged_with_member_and_cause(strict):
     assert get(strict.port, BAD + "&tag=logged").status == 502
     new = stk.wait_for(lambda: strict.error_log.read_text()[len(before):], 5, what="error log line")
     assert "of balancer strict: invalid response: SEND_HEADERS status 1000 out of range" in new, new
+
+
+@pytest.mark.parametrize("code", [100, 101, 103])
+def test_final_1xx_from_tomcat_gets_502(strict, code):
+    # A 101 passed on would tell the client (or a proxy in front) that the connection now
+    # speaks another protocol: the raw-tunnel trick. Tomcat sends no 1xx over AJP on its own.
+    r = get(strict.port, f"/app/status?code={code}&tag=final-{code}")
+    assert r.status == 502, r
+    assert get(strict.port, "/app/echo").status == 200

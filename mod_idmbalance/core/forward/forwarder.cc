@@ -85,6 +85,9 @@ class Exchange {
         if (auto head = ajp::check_response_head(*h); !head) {
           return finish(Outcome::InvalidResponse, head.error());
         }
+        if (!http::is_final_status(h->status)) {
+          return finish(Outcome::InvalidResponse, "status " + std::to_string(h->status) + " is not a final response");
+        }
         headers_seen = true;
         result_.status = h->status;
         discard_body_ = options_.head_request || http::status_has_no_body(h->status);

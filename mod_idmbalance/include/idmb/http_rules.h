@@ -25,6 +25,11 @@ bool listed_in_connection(std::string_view connection_value, std::string_view na
 // and hop-by-hop ones.
 bool drop_from_response(std::string_view name);
 
+// A 1xx is never a final response. Tomcat sends none over AJP (it drops early hints), so one
+// in SEND_HEADERS is the application's: passed on, a 101 would make the client (or a proxy in
+// front) treat the connection as switched to another protocol.
+constexpr bool is_final_status(int status) { return status >= 200; }
+
 // True if the status code has no body (1xx, 204, 304).
 constexpr bool status_has_no_body(int status) {
   return status < 200 || status == 204 || status == 304;

@@ -182,6 +182,18 @@ TEST_CASE("Backend failures are classified", "[forward]") {
     backend.reply_after_write(0, concat({send_headers(200, {{"X-A", "a\r\nSet-Cookie: x=1"}}), end_response(true)}));
     CHECK(run(backend, client).outcome == Outcome::InvalidResponse);
   }
+  SECTION("a 1xx as the response (a 101 would open a tunnel past the front end): refused") {
+    for (int status : {100, 101, 103, 199}) {
+      FakeBackend backend;
+      backend.reply_after_write(0, concat({send_headers(status, {{"Upgrade", "websocket"}}), end_response(true)}));
+      FakeClient fresh;
+      auto result = run(backend, fresh);
+      CAPTURE(status);
+      CHECK(result.outcome == Outcome::InvalidResponse);
+      CHECK_THAT(result.detail, Catch::Contains("not a final response"));
+      CHECK(fresh.status == 0);
+    }
+  }
   SECTION("END_RESPONSE before headers") {
     FakeBackend backend;
     backend.reply_after_write(0, end_response(true));
