@@ -18,6 +18,7 @@
 #include "request_mapping.h"
 #include "runtime.h"
 #include "shim_module.h"
+#include "shim_log.h"
 
 APLOG_USE_MODULE(idmbalance);
 
@@ -60,7 +61,7 @@ std::unique_ptr<BackendConnection> acquire(request_rec* r, const BalancerRuntime
   bool check_fresh = false;
   while (auto connection = member.pool.take()) {
     if (!connection->idle_and_clean()) {
-      ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "member %s (%s): pooled connection was closed by the backend",
+      IDMB_LOG_R(APLOG_DEBUG, r, "member %s (%s): pooled connection was closed by the backend",
                     member.config->name.c_str(), member.address.c_str());
       continue;
     }
@@ -70,7 +71,7 @@ std::unique_ptr<BackendConnection> acquire(request_rec* r, const BalancerRuntime
       if (!forward::cping(*connection, cfg.ping_timeout_ms, detail)) {
         // A firewall that dropped one idle connection dropped them all: start afresh, and
         // make sure the member itself answers before a request goes to it.
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "member %s (%s): idle connection failed CPING (%s), reconnecting",
+        IDMB_LOG_R(APLOG_INFO, r, "member %s (%s): idle connection failed CPING (%s), reconnecting",
                       member.config->name.c_str(), member.address.c_str(), detail.c_str());
         member.pool.clear();
         check_fresh = true;
@@ -154,14 +155,14 @@ int forward_request(request_rec* r, Runtime& runtime, BalancerRuntime& balancer)
   if (r->method_number == M_TRACE) {
     auto* core = static_cast<core_server_config*>(ap_get_core_module_config(r->server->module_config));
     if (core->trace_enable == AP_TRACE_DISABLE) {
-      ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "balancer %s: TRACE refused (TraceEnable Off)", cfg.name.c_str());
+      IDMB_LOG_R(APLOG_INFO, r, "balancer %s: TRACE refused (TraceEnable Off)", cfg.name.c_str());
       return HTTP_METHOD_NOT_ALLOWED;
     }
   }
   MappedRequest mapped;
   const char* why = nullptr;
   if (int status = map_request(r, mapped, &why); status != OK) {
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "balancer %s: refusing client request: %s", cfg.name.c_str(), why);
+    IDMB_LOG_R(APLOG_INFO, r, "balancer %s: refusing client request: %s", cfg.name.c_str(), why);
     return status;
   }
 
@@ -189,7 +190,7 @@ int forward_request(request_rec* r, Runtime& runtime, BalancerRuntime& balancer)
   while (tried.size() < balancer.members.size()) {
     balance::Choice choice = chooser.choose(routes, tried);
     if (choice.refused_by_force) {
-      ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+      IDMB_LOG_R(APLOG_WARNING, r,
                     "balancer %s: session route %.*s is unavailable and sticky sessions are forced", cfg.name.c_str(),
                     static_cast<int>(choice.session_route.size()), choice.session_route.data());
       return HTTP_SERVICE_UNAVAILABLE;
@@ -202,7 +203,7 @@ int forward_request(request_rec* r, Runtime& runtime, BalancerRuntime& balancer)
       if (wait_for_room()) {
         continue;
       }
-      ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "balancer %s: %s at its max= limit for %u ms", cfg.name.c_str(),
+      IDMB_LOG_R(APLOG_WARNING, r, "balancer %s: %s at its max= limit for %u ms", cfg.name.c_str(),
                     choice.member < 0 ? "every member is" : balancer.members[static_cast<std::size_t>(choice.member)].config->name.c_str(),
                     cfg.queue_timeout_ms);
       apr_table_setn(r->err_headers_out, "Retry-After", "1");
@@ -232,7 +233,7 @@ int forward_request(request_rec* r, Runtime& runtime, BalancerRuntime& balancer)
           member.pool.give_back(std::move(connection));
         }
         client.finish();
-        ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "member %s: %d, %s connection", member_name, result.status,
+        IDMB_LOG_R(APLOG_TRACE1, r, "member %s: %d, %s connection", member_name, result.status,
                       reused ? "pooled" : "new");
         return OK;
       }
@@ -242,7 +243,7 @@ int forward_request(request_rec* r, Runtime& runtime, BalancerRuntime& balancer)
         break;
       }
       client.forget_response();
-      ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "member %s (%s): pooled connection failed (%s), retrying on a new one",
+      IDMB_LOG_R(APLOG_DEBUG, r, "member %s (%s): pooled connection failed (%s), retrying on a new one",
                     member_name, member.address.c_str(), result.detail.c_str());
     }
 
@@ -255,7 +256,7 @@ int forward_request(request_rec* r, Runtime& runtime, BalancerRuntime& balancer)
     int level = failure::blames_member(result.outcome)                ? APLOG_ERR
                 : result.outcome == Outcome::InvalidResponse ? APLOG_WARNING
                                                              : APLOG_INFO;
-    ap_log_rerror(APLOG_MARK, level, 0, r, "member %s (%s) of balancer %s: %s: %s", member_name,
+    IDMB_LOG_R(level, r, "member %s (%s) of balancer %s: %s: %s", member_name,
                   member.address.c_str(), cfg.name.c_str(), std::string(forward::to_string(result.outcome)).c_str(),
                   result.detail.c_str());
     if (failure::may_retry(result, r->method)) {
@@ -270,7 +271,7 @@ int forward_request(request_rec* r, Runtime& runtime, BalancerRuntime& balancer)
     }
     return status_for(result);
   }
-  ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "balancer %s: no usable member (%zu tried)", cfg.name.c_str(),
+  IDMB_LOG_R(APLOG_ERR, r, "balancer %s: no usable member (%" APR_SIZE_T_FMT " tried)", cfg.name.c_str(),
                 tried.size());
   return last_failure_status;
 }

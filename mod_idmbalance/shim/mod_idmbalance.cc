@@ -13,8 +13,10 @@
 
 #include "idmb/uri_path.h"
 #include "runtime.h"
+#include "request_mapping.h"
 #include "status_handler.h"
 #include "shim_module.h"
+#include "shim_log.h"
 
 APLOG_USE_MODULE(idmbalance);
 
@@ -25,19 +27,15 @@ constexpr const char* kForwardHandler = "idmbalance-forward";
 
 Runtime* g_runtime = nullptr;  // built in post_config, inherited by every child
 
-struct RequestState {
-  BalancerRuntime* balancer;
-};
-
 int check_config_hook(apr_pool_t*, apr_pool_t*, apr_pool_t*, server_rec* s) {
   try {
     if (auto err = check_config(s); !err.empty()) {
-      ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s, "%s", err.c_str());
+      IDMB_LOG_S(APLOG_STARTUP | APLOG_EMERG, s, "%s", err.c_str());
       return HTTP_INTERNAL_SERVER_ERROR;
     }
     return OK;
   } catch (const std::exception& e) {
-    ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "idmbalance: configuration check failed: %s", e.what());
+    IDMB_LOG_S(APLOG_EMERG, s, "idmbalance: configuration check failed: %s", e.what());
     return HTTP_INTERNAL_SERVER_ERROR;
   }
 }
@@ -46,13 +44,13 @@ int post_config_hook(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* s)
   try {
     auto* runtime = pool_new<Runtime>(pconf);
     if (auto err = build_runtime(*runtime, s); !err.empty()) {
-      ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "%s", err.c_str());
+      IDMB_LOG_S(APLOG_EMERG, s, "%s", err.c_str());
       return HTTP_INTERNAL_SERVER_ERROR;
     }
     g_runtime = runtime;
     return OK;
   } catch (const std::exception& e) {
-    ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "idmbalance: startup failed: %s", e.what());
+    IDMB_LOG_S(APLOG_EMERG, s, "idmbalance: startup failed: %s", e.what());
     return HTTP_INTERNAL_SERVER_ERROR;
   }
 }
@@ -64,7 +62,7 @@ void child_init_hook(apr_pool_t* child_pool, server_rec* s) {
   try {
     start_prober(*g_runtime, s, child_pool);
   } catch (const std::exception& e) {
-    ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "idmbalance: cannot start the prober: %s", e.what());
+    IDMB_LOG_S(APLOG_ERR, s, "idmbalance: cannot start the prober: %s", e.what());
   }
 }
 
@@ -91,21 +89,20 @@ int translate_name_hook(request_rec* r) {
     // From here on httpd judges the path Tomcat will serve: the Location walk that follows
     // map_to_storage (Require, auth, RequestHeader, SetEnv) sees it, not "/app/admin;x/..".
     r->uri = apr_pstrmemdup(r->pool, path->data(), path->size());
-    auto* state = static_cast<RequestState*>(apr_palloc(r->pool, sizeof(RequestState)));
-    state->balancer = found->second;
-    ap_set_module_config(r->request_config, &idmbalance_module, state);
+    request_state_make(r).balancer = found->second;
     r->handler = kForwardHandler;
     r->filename = apr_pstrcat(r->pool, "idmbalance:", found->first.c_str(), r->uri, nullptr);
     return OK;
   } catch (const std::exception& e) {
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "idmbalance: mount lookup failed: %s", e.what());
+    IDMB_LOG_R(APLOG_ERR, r, "idmbalance: mount lookup failed: %s", e.what());
     return DECLINED;
   }
 }
 
 // Forwarded requests have no file behind them: skip the directory walk (<Location> still applies).
 int map_to_storage_hook(request_rec* r) {
-  return ap_get_module_config(r->request_config, &idmbalance_module) != nullptr ? OK : DECLINED;
+  const RequestState* state = request_state(r);
+  return state != nullptr && state->balancer != nullptr ? OK : DECLINED;
 }
 
 int handler_hook(request_rec* r) {
@@ -117,23 +114,32 @@ int handler_hook(request_rec* r) {
     try {
       return handle_status_page(r, *g_runtime, manager);
     } catch (const std::exception& e) {
-      ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "idmbalance: status page failed: %s", e.what());
+      IDMB_LOG_R(APLOG_ERR, r, "idmbalance: status page failed: %s", e.what());
       return HTTP_INTERNAL_SERVER_ERROR;
     }
   }
   if (std::strcmp(r->handler, kForwardHandler) != 0) {
     return DECLINED;
   }
-  auto* state = static_cast<RequestState*>(ap_get_module_config(r->request_config, &idmbalance_module));
-  if (state == nullptr) {
+  const RequestState* state = request_state(r);
+  if (state == nullptr || state->balancer == nullptr) {
     return DECLINED;  // SetHandler idmbalance-forward without a mount: not ours to guess
   }
   try {
     return forward_request(r, *g_runtime, *state->balancer);
   } catch (const std::exception& e) {
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "idmbalance: internal error: %s", e.what());
+    IDMB_LOG_R(APLOG_ERR, r, "idmbalance: internal error: %s", e.what());
     return HTTP_INTERNAL_SERVER_ERROR;
   }
+}
+
+int post_read_request_hook(request_rec* r) {
+  try {
+    note_client_connection_fields(r);
+  } catch (const std::exception& e) {
+    IDMB_LOG_R(APLOG_ERR, r, "idmbalance: cannot read the Connection header: %s", e.what());
+  }
+  return DECLINED;
 }
 
 void register_hooks(apr_pool_t*) {
@@ -141,6 +147,8 @@ void register_hooks(apr_pool_t*) {
   ap_hook_check_config(check_config_hook, nullptr, nullptr, APR_HOOK_MIDDLE);
   ap_hook_post_config(post_config_hook, nullptr, nullptr, APR_HOOK_MIDDLE);
   ap_hook_child_init(child_init_hook, nullptr, nullptr, APR_HOOK_MIDDLE);
+  // Before any module (RequestHeader early, SetEnvIf) changes a request header.
+  ap_hook_post_read_request(post_read_request_hook, nullptr, nullptr, APR_HOOK_REALLY_FIRST);
   ap_hook_translate_name(translate_name_hook, run_after_rewrite, nullptr, APR_HOOK_MIDDLE);
   ap_hook_map_to_storage(map_to_storage_hook, nullptr, nullptr, APR_HOOK_FIRST);
   ap_hook_handler(handler_hook, nullptr, nullptr, APR_HOOK_MIDDLE);

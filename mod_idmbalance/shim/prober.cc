@@ -14,6 +14,7 @@
 #include "idmb/health.h"
 #include "runtime.h"
 #include "shim_module.h"
+#include "shim_log.h"
 
 APLOG_USE_MODULE(idmbalance);
 
@@ -121,12 +122,12 @@ void probe_round(Prober& p, std::uint32_t pid) {
       std::string detail;
       std::optional<bool> ok = probe(balancer, member, detail);
       if (!ok) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, p.server, "member %s (%s): cannot probe: %s",
+        IDMB_LOG_S(APLOG_WARNING, p.server, "member %s (%s): cannot probe: %s",
                      member.config->name.c_str(), member.address.c_str(), detail.c_str());
         continue;
       }
       if (!*ok) {
-        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, p.server, "member %s (%s): probe failed: %s",
+        IDMB_LOG_S(APLOG_DEBUG, p.server, "member %s (%s): probe failed: %s",
                      member.config->name.c_str(), member.address.c_str(), detail.c_str());
       }
       report_transition(runtime, p.server, balancer, member,
@@ -142,7 +143,7 @@ void run(Prober& p) {
       try {
         probe_round(p, pid);
       } catch (const std::exception& e) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, p.server, "idmbalance prober: %s", e.what());
+        IDMB_LOG_S(APLOG_ERR, p.server, "idmbalance prober: %s", e.what());
       }
     }
     std::this_thread::sleep_for(kTick);

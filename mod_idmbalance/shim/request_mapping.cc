@@ -1,5 +1,8 @@
 #include "request_mapping.h"
 
+#include <cstring>
+#include <new>
+
 #include "apr_strings.h"
 #include "http_core.h"
 #include "http_protocol.h"
@@ -7,6 +10,7 @@
 
 #include "idmb/http_rules.h"
 #include "idmb/uri_path.h"
+#include "shim_module.h"
 
 namespace idmb::shim {
 namespace {
@@ -73,6 +77,37 @@ void add_ssl_attributes(request_rec* r, ajp::ForwardRequest& fr) {
 
 }  // namespace
 
+RequestState* request_state(const request_rec* r) {
+  return static_cast<RequestState*>(ap_get_module_config(r->request_config, &idmbalance_module));
+}
+
+RequestState& request_state_make(request_rec* r) {
+  RequestState* state = request_state(r);
+  if (state == nullptr) {
+    state = new (apr_palloc(r->pool, sizeof(RequestState))) RequestState{};
+    ap_set_module_config(r->request_config, &idmbalance_module, state);
+  }
+  return *state;
+}
+
+void note_client_connection_fields(request_rec* r) {
+  const char* connection = apr_table_get(r->headers_in, "Connection");
+  if (connection == nullptr || !http::connection_lists_fields(connection)) {
+    return;
+  }
+  apr_table_t* listed = apr_table_make(r->pool, 2);
+  const apr_array_header_t* elts = apr_table_elts(r->headers_in);
+  const auto* entries = reinterpret_cast<const apr_table_entry_t*>(elts->elts);
+  for (int i = 0; i < elts->nelts; ++i) {
+    if (entries[i].key != nullptr && http::listed_in_connection(connection, entries[i].key)) {
+      apr_table_addn(listed, entries[i].key, entries[i].val ? entries[i].val : "");
+    }
+  }
+  RequestState& state = request_state_make(r);
+  state.client_connection = connection;
+  state.client_listed = listed;
+}
+
 std::string_view raw_target_path(const char* unparsed_uri) {
   std::string_view target = unparsed_uri ? unparsed_uri : "";
   if (!target.empty() && target.front() != '/') {
@@ -87,6 +122,18 @@ std::string_view raw_target_path(const char* unparsed_uri) {
 }
 
 namespace {
+
+// Did the client send this field with this value? (Its Connection header listed it.)
+bool as_client_sent(const apr_table_t* client_listed, const char* name, const char* value) {
+  const apr_array_header_t* elts = apr_table_elts(client_listed);
+  const auto* entries = reinterpret_cast<const apr_table_entry_t*>(elts->elts);
+  for (int i = 0; i < elts->nelts; ++i) {
+    if (ap_cstr_casecmp(entries[i].key, name) == 0 && std::strcmp(entries[i].val, value) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
 
 bool contains_encoded_semicolon(std::string_view raw) {
   for (std::size_t at = raw.find('%'); at != std::string_view::npos && at + 2 < raw.size();
@@ -140,19 +187,25 @@ int map_request(request_rec* r, MappedRequest& out, const char** why) {
   fr.remote_user = opt(r->user);
   fr.auth_type = opt(r->ap_auth_type);
 
-  const char* connection = apr_table_get(r->headers_in, "Connection");
+  // The Connection header as the client sent it, and the fields it listed (see RequestState).
+  const RequestState* state = request_state(r);
+  const apr_table_t* listed = state != nullptr ? state->client_listed : nullptr;
+  const char* connection = state != nullptr ? state->client_connection : nullptr;
   const apr_array_header_t* elts = apr_table_elts(r->headers_in);
   const auto* entries = reinterpret_cast<const apr_table_entry_t*>(elts->elts);
   fr.headers.reserve(static_cast<std::size_t>(elts->nelts));
   for (int i = 0; i < elts->nelts; ++i) {
     const char* name = entries[i].key;
+    const char* value = entries[i].val ? entries[i].val : "";
     // Content-Length is never copied: Tomcat's framing must be exactly the body plan's (a
     // client naming it in Connection must not make the two disagree: request smuggling).
-    if (name == nullptr || http::is_content_length(name) || http::is_hop_by_hop(name) ||
-        (connection != nullptr && http::listed_in_connection(connection, name))) {
+    if (name == nullptr || http::is_content_length(name) || http::is_hop_by_hop(name)) {
       continue;
     }
-    fr.headers.push_back({name, entries[i].val ? entries[i].val : ""});
+    if (connection != nullptr && http::drop_listed_field(connection, name, as_client_sent(listed, name, value))) {
+      continue;
+    }
+    fr.headers.push_back({name, value});
   }
   if (out.body.kind == forward::BodyPlan::Kind::Length) {
     fr.headers.push_back({"Content-Length", apr_off_t_toa(r->pool, static_cast<apr_off_t>(out.body.length))});

@@ -11,6 +11,7 @@
 #include "http_protocol.h"
 #include "idmb/server_scopes.h"
 #include "shim_module.h"
+#include "shim_log.h"
 
 APLOG_USE_MODULE(idmbalance);
 
@@ -148,7 +149,7 @@ void report_transition(Runtime& runtime, server_rec* s, const BalancerRuntime& b
     return;
   }
   std::string text = health::describe(transition);
-  ap_log_error(APLOG_MARK, transition.to == table::Health::Error ? APLOG_ERR : APLOG_NOTICE, 0, s,
+  IDMB_LOG_S(transition.to == table::Health::Error ? APLOG_ERR : APLOG_NOTICE, s,
                "member %s (%s) of balancer %s: %s", member.config->name.c_str(), member.address.c_str(),
                balancer.config->name.c_str(), text.c_str());
   if (runtime.table) {

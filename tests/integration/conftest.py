@@ -154,7 +154,8 @@ def stack(fake):
     s.down()
 
 
-# httpd access rules on mounted paths (test_access_rules.py); /app/secure/ needs Basic auth (Stack).
+# httpd access rules on mounted paths (test_access_rules.py; /app/secure/ needs Basic auth, see
+# Stack) and headers httpd sets there (test_connection_header.py).
 ACCESS_RULES = """
 <Location "/app/admin">
     Require all denied
@@ -162,6 +163,10 @@ ACCESS_RULES = """
 <LocationMatch "^/app/lmadmin(/|$)">
     Require all denied
 </LocationMatch>
+<Location "/app/hdr">
+    RequestHeader set X-Forwarded-User "alice-from-httpd"
+    RequestHeader set X-Trace "set-by-httpd"
+</Location>
 """
 
 

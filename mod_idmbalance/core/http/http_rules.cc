@@ -47,6 +47,20 @@ bool listed_in_connection(std::string_view connection_value, std::string_view na
   }
 }
 
+bool connection_lists_fields(std::string_view connection_value) {
+  while (true) {
+    const std::size_t comma = connection_value.find(',');
+    const std::string_view token = trim_ows(connection_value.substr(0, comma));
+    if (!token.empty() && !ascii::iequals(token, "close") && !ascii::iequals(token, "keep-alive")) return true;
+    if (comma == std::string_view::npos) return false;
+    connection_value.remove_prefix(comma + 1);
+  }
+}
+
+bool drop_listed_field(std::string_view client_connection, std::string_view name, bool as_client_sent) {
+  return as_client_sent && !ascii::iequals(name, "Host") && listed_in_connection(client_connection, name);
+}
+
 bool is_content_length(std::string_view name) {
   return ascii::iequals(name, "Content-Length");
 }

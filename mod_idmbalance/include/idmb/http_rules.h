@@ -20,6 +20,16 @@ bool is_hop_by_hop(std::string_view name);
 // True if `name` is listed in the given Connection header value (comma separated tokens).
 bool listed_in_connection(std::string_view connection_value, std::string_view name);
 
+// True if a Connection value names any field, not only the options "close" and "keep-alive"
+// (what browsers send): only then is there anything to remember about the client's fields.
+bool connection_lists_fields(std::string_view connection_value);
+
+// A field the client's own Connection header lists is dropped before Tomcat only if the client
+// sent it with the value it has now (`as_client_sent`): a field an httpd module set or changed
+// (RequestHeader, an auth module) stays, and so does Host, which Tomcat needs whatever the
+// client says. Content-Length is never copied anyway (the body plan sets it).
+bool drop_listed_field(std::string_view client_connection, std::string_view name, bool as_client_sent);
+
 // Backend response headers that must not reach the client as sent: Content-Length (checked
 // and re-set by the proxy), Transfer-Encoding (httpd frames the body itself; CVE-2024-24795)
 // and hop-by-hop ones.

@@ -108,3 +108,22 @@ TEST_CASE("status_has_no_body", "[http]") {
     CHECK_FALSE(status_has_no_body(status));
   }
 }
+
+TEST_CASE("connection_lists_fields: only options are nothing to remember", "[http]") {
+  CHECK_FALSE(connection_lists_fields(""));
+  CHECK_FALSE(connection_lists_fields("keep-alive"));
+  CHECK_FALSE(connection_lists_fields("Keep-Alive, close"));
+  CHECK_FALSE(connection_lists_fields(" , close ,"));
+  CHECK(connection_lists_fields("keep-alive, Cookie"));
+  CHECK(connection_lists_fields("host"));
+  CHECK(connection_lists_fields("X-Forwarded-User"));
+}
+
+TEST_CASE("drop_listed_field: the client may drop its own fields, never Host nor a module's", "[http]") {
+  CHECK(drop_listed_field("close, X-Debug", "x-debug", true));
+  CHECK(drop_listed_field("Cookie", "Cookie", true));  // the client's own cookie, its choice
+  CHECK_FALSE(drop_listed_field("Cookie", "Cookie", false));        // set or changed by a module
+  CHECK_FALSE(drop_listed_field("X-Remote-User", "X-Remote-User", false));
+  CHECK_FALSE(drop_listed_field("Host", "host", true));
+  CHECK_FALSE(drop_listed_field("close, keep-alive", "X-Debug", true));  // not listed
+}
