@@ -29,7 +29,8 @@ ClientBrigade::Read ClientBrigade::read_body(std::span<std::uint8_t> out) {
                                      static_cast<apr_off_t>(out.size()));
     if (rv != APR_SUCCESS) {
       apr_brigade_cleanup(in_);
-      return {forward::IoStatus::Error, 0};
+      // HTTP_IN says ENOSPC when the body passes LimitRequestBody.
+      return {rv == APR_ENOSPC ? forward::IoStatus::TooLarge : forward::IoStatus::Error, 0};
     }
     for (apr_bucket* b = APR_BRIGADE_FIRST(in_); b != APR_BRIGADE_SENTINEL(in_); b = APR_BUCKET_NEXT(b)) {
       if (APR_BUCKET_IS_EOS(b)) {

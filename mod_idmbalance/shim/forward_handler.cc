@@ -107,6 +107,8 @@ int status_for(const forward::Result& result) {
     case Outcome::ClientBodyError:
     case Outcome::RequestTooLarge:
       return HTTP_BAD_REQUEST;
+    case Outcome::ClientBodyTooLarge:
+      return HTTP_REQUEST_ENTITY_TOO_LARGE;
     case Outcome::ConnectFailed:
     case Outcome::CpingFailed:
     case Outcome::LocalFailure:

@@ -41,6 +41,12 @@ int plan_body(request_rec* r, forward::BodyPlan& plan, const char** why) {
       *why = "invalid Content-Length";
       return HTTP_BAD_REQUEST;
     }
+    // Refused before Tomcat runs anything; a chunked body is stopped at the limit instead.
+    apr_off_t limit = ap_get_limit_req_body(r);
+    if (limit > 0 && *length > static_cast<std::uint64_t>(limit)) {
+      *why = "Content-Length above LimitRequestBody";
+      return HTTP_REQUEST_ENTITY_TOO_LARGE;
+    }
     if (*length > 0) {
       plan.kind = forward::BodyPlan::Kind::Length;
       plan.length = *length;

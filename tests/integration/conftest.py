@@ -155,7 +155,7 @@ def stack(fake):
 
 
 # httpd access rules on mounted paths (test_access_rules.py; /app/secure/ needs Basic auth, see
-# Stack) and headers httpd sets there (test_connection_header.py).
+# Stack), headers httpd sets there (test_connection_header.py) and a body limit (test_body_limit.py).
 ACCESS_RULES = """
 <Location "/app/admin">
     Require all denied
@@ -163,6 +163,9 @@ ACCESS_RULES = """
 <LocationMatch "^/app/lmadmin(/|$)">
     Require all denied
 </LocationMatch>
+<Location "/app/limited">
+    LimitRequestBody 1000
+</Location>
 <Location "/app/hdr">
     RequestHeader set X-Forwarded-User "alice-from-httpd"
     RequestHeader set X-Trace "set-by-httpd"

@@ -20,6 +20,7 @@ ErrorClass error_class(Outcome outcome) {
     case Outcome::ClientBodyError:
     case Outcome::ClientAborted:
     case Outcome::RequestTooLarge:
+    case Outcome::ClientBodyTooLarge:
       break;
   }
   return ErrorClass::Client;

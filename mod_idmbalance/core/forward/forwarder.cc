@@ -15,6 +15,7 @@ std::string_view to_string(IoStatus s) {
     case IoStatus::Eof: return "connection closed by peer";
     case IoStatus::Timeout: return "timed out";
     case IoStatus::Error: return "I/O error";
+    case IoStatus::TooLarge: return "over LimitRequestBody";
   }
   return "?";
 }
@@ -32,6 +33,7 @@ std::string_view to_string(Outcome o) {
     case Outcome::ProtocolError: return "AJP protocol error";
     case Outcome::InvalidResponse: return "invalid response";
     case Outcome::RequestTooLarge: return "request head too large";
+    case Outcome::ClientBodyTooLarge: return "request body too large";
   }
   return "?";
 }
@@ -190,6 +192,10 @@ class Exchange {
       auto room = packet_.subspan(ajp::kBodyChunkOverhead, max);
       while (n < max) {
         auto read = client_.read_body(room.subspan(n));
+        if (read.status == IoStatus::TooLarge) {
+          finish(Outcome::ClientBodyTooLarge, "client body: over LimitRequestBody");
+          return false;
+        }
         if (read.status != IoStatus::Ok) {
           return fail_body("client body: " + std::string(to_string(read.status)));
         }

@@ -11,7 +11,8 @@
 
 namespace idmb::forward {
 
-enum class IoStatus { Ok, Eof, Timeout, Error };
+// TooLarge: the client's body passed the server's LimitRequestBody (client side only).
+enum class IoStatus { Ok, Eof, Timeout, Error, TooLarge };
 std::string_view to_string(IoStatus s);
 
 // A connected AJP byte stream. Reads and writes block up to the stream's current timeout.
@@ -64,6 +65,8 @@ enum class Outcome {
                     // header, a body that contradicts its Content-Length): 502, and since the
                     // application made it for this request, the member is not blamed
   RequestTooLarge,  // request head does not fit one packet: 400 (as httpd answers oversized heads)
+  ClientBodyTooLarge,  // the client's body passed LimitRequestBody mid-stream: 413, member not
+                       // blamed, the backend connection closed so Tomcat sees the body end short
 };
 std::string_view to_string(Outcome o);
 

@@ -23,6 +23,7 @@ TEST_CASE("Outcomes map to error classes; client faults never blame a member", "
       {Outcome::ClientBodyError, ErrorClass::Client, false},
       {Outcome::ClientAborted, ErrorClass::Client, false},
       {Outcome::RequestTooLarge, ErrorClass::Client, false},
+      {Outcome::ClientBodyTooLarge, ErrorClass::Client, false},
       {Outcome::Ok, ErrorClass::Client, false},
   };
   for (const auto& row : rows) {

@@ -127,6 +127,18 @@ TEST_CASE("Tomcat asking for less than a packet gets no more than it asked", "[f
   CHECK(body_of(backend.writes[1]).size() == 100);
 }
 
+TEST_CASE("A chunked body that passes LimitRequestBody is stopped there: 413, connection closed", "[forward]") {
+  FakeBackend backend;
+  backend.reply_after_write(0, get_body_chunk(8186));
+  FakeClient client(std::string(5000, 'b'));
+  client.body_ends_with = forward::IoStatus::TooLarge;
+  auto result = run(backend, client, {BodyPlan::Kind::Chunked, 0}, "POST");
+  CHECK(result.outcome == Outcome::ClientBodyTooLarge);
+  CHECK_FALSE(result.reuse_connection);
+  CHECK(backend.writes.size() == 1);  // the request head only: no part of the body went
+  CHECK(client.status == 0);
+}
+
 TEST_CASE("A body shorter than its Content-Length is the client's fault", "[forward]") {
   FakeBackend backend;
   FakeClient client("only ten b", /*body_is_short=*/true);
