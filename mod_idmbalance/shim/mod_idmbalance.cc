@@ -33,6 +33,14 @@ int check_config_hook(apr_pool_t*, apr_pool_t*, apr_pool_t*, server_rec* s) {
       IDMB_LOG_S(APLOG_STARTUP | APLOG_EMERG, s, "%s", err.c_str());
       return HTTP_INTERNAL_SERVER_ERROR;
     }
+    // Also during `apachectl configtest`, where an operator reads them.
+    for (const ServerConfig* conf : distinct_server_configs(s)) {
+      for (const auto& balancer : conf->balancers) {
+        for (const std::string& warning : config::advisories(balancer)) {
+          IDMB_LOG_S(APLOG_WARNING, s, "%s", warning.c_str());
+        }
+      }
+    }
     return OK;
   } catch (const std::exception& e) {
     IDMB_LOG_S(APLOG_EMERG, s, "idmbalance: configuration check failed: %s", e.what());

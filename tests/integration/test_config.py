@@ -45,3 +45,19 @@ def test_balancer_without_members_is_an_error(stack):
     r = _configtest(stack, "<IdmBalancer empty>\n</IdmBalancer>\nIdmMount /empty/* empty")
     assert r.returncode != 0, r.stdout + r.stderr
     assert "empty" in r.stdout + r.stderr
+
+
+@pytest.mark.idmbalance_only
+def test_member_without_secret_is_warned_about(stack):
+    # Valid, but Ghostcat-prone: the check says so (and still passes).
+    before = stack.httpd.error_log.stat().st_size if stack.httpd.error_log.exists() else 0
+    r = _configtest(stack, "<IdmBalancer nosecret>\n    IdmMember bare ajp://127.0.0.1:9\n</IdmBalancer>\n"
+                           "IdmMount /nosecret/* nosecret")
+    assert r.returncode == 0, r.stdout + r.stderr
+    with open(stack.httpd.error_log, "rb") as f:
+        f.seek(before)
+        logged = f.read().decode(errors="replace")
+    out = r.stdout + r.stderr + logged
+    assert "member bare (127.0.0.1:9) has no AJP secret" in out, out
+    assert "CVE-2020-1938" in out
+    assert "member t1" not in out  # members with a secret are not named

@@ -79,4 +79,9 @@ Status apply_balancer_directive(BalancerConfig& balancer, std::string_view direc
 // names and routes, redirect targets exist.
 Status validate(const BalancerConfig& balancer);
 
+// What a valid balancer should still be warned about at start-up: today, members without an
+// AJP secret (anyone who reaches their AJP port can send Tomcat requests with any attribute:
+// Ghostcat, CVE-2020-1938). One message per member.
+std::vector<std::string> advisories(const BalancerConfig& balancer);
+
 }  // namespace idmb::config

@@ -299,3 +299,19 @@ TEST_CASE("Health settings: IdmHealthCheck, IdmSlowStart, IdmPanicThreshold", "[
   CHECK_FALSE(idmb::config::apply_balancer_directive(b, "IdmHealthCheck", Args{"uri=health"}));
   CHECK_FALSE(idmb::config::apply_balancer_directive(b, "IdmHealthCheck", Args{"uri=/x?y=1"}));
 }
+
+TEST_CASE("advisories: a member without any secret is named once", "[config]") {
+  idmb::config::BalancerConfig b;
+  b.name = "app";
+  auto m1 = idmb::config::parse_member({"node1", "ajp://10.0.0.1:8009"});
+  auto m2 = idmb::config::parse_member({"node2", "ajp://10.0.0.2:8009", "secret=s3cret"});
+  REQUIRE(m1.ok());
+  REQUIRE(m2.ok());
+  b.members = {*m1, *m2};
+  auto warnings = idmb::config::advisories(b);
+  REQUIRE(warnings.size() == 1);
+  CHECK_THAT(warnings[0], Catch::Contains("member node1 (10.0.0.1:8009) has no AJP secret"));
+  CHECK_THAT(warnings[0], Catch::Contains("CVE-2020-1938"));
+  b.secret = "balancer-wide";
+  CHECK(idmb::config::advisories(b).empty());
+}
