@@ -125,6 +125,22 @@ int status_for(const forward::Result& result) {
 }
 
 
+// Logged once when a member starts answering like Tomcat refusing the AJP secret.
+void warn_if_secret_refused(Runtime& runtime, request_rec* r, const BalancerRuntime& balancer,
+                            const MemberRuntime& member, const forward::Result& result) {
+  const std::int64_t now = runtime.clock.now_ms();
+  if (!health::note_secret_refusal(*member.slot, failure::looks_like_secret_refusal(result), now)) {
+    return;
+  }
+  IDMB_LOG_R(APLOG_ERR, r,
+             "member %s (%s) of balancer %s answers 403 and closes the connection, as Tomcat does when the "
+             "AJP secret does not match: check secret=/IdmSecret against the connector's secret",
+             member.config->name.c_str(), member.address.c_str(), balancer.config->name.c_str());
+  if (runtime.table) {
+    runtime.table->add_event(member.table_index, now, "answers look like a refused AJP secret (403 and close)");
+  }
+}
+
 // Tells mod_log_config (and CGI/SSI) which member served the request and why.
 void export_choice(request_rec* r, const BalancerRuntime& balancer, const MemberRuntime& member,
                    const balance::Choice& choice) {
@@ -231,6 +247,7 @@ int forward_request(request_rec* r, Runtime& runtime, BalancerRuntime& balancer)
       if (result.outcome == Outcome::Ok) {
         accounting.finish(result);
         chooser.record_success(choice.member);
+        warn_if_secret_refused(runtime, r, balancer, member, result);
         if (result.reuse_connection) {
           member.pool.give_back(std::move(connection));
         }

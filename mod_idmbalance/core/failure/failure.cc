@@ -32,6 +32,10 @@ bool blames_member(Outcome outcome) {
   return c != ErrorClass::Client && c != ErrorClass::Response;
 }
 
+bool looks_like_secret_refusal(const forward::Result& result) {
+  return result.outcome == Outcome::Ok && result.status == 403 && !result.reuse_connection;
+}
+
 bool is_idempotent(std::string_view method) {
   static constexpr std::array<std::string_view, 6> kIdempotent{"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"};
   for (auto m : kIdempotent) {

@@ -128,6 +128,16 @@ Transition on_request_success(MemberSlot& slot, std::int64_t /*now_ms*/) {
   return unchanged(slot.health.load(kRelaxed));
 }
 
+bool note_secret_refusal(MemberSlot& slot, bool looks_refused, std::int64_t now_ms) {
+  if (!looks_refused) {
+    // Load first: the common case writes nothing to the shared line.
+    if (slot.secret_refused_ms.load(kRelaxed) != 0) slot.secret_refused_ms.store(0, kRelaxed);
+    return false;
+  }
+  std::int64_t none = 0;
+  return slot.secret_refused_ms.compare_exchange_strong(none, now_ms, kRelaxed);
+}
+
 Transition on_request_failure(MemberSlot& slot, ErrorClass error, std::int64_t now_ms, const Policy& policy) {
   if (error == ErrorClass::Client || error == ErrorClass::Response ||
       static_cast<std::size_t>(error) >= table::kErrorClassCount) {

@@ -227,6 +227,11 @@ void member_row(std::string& out, const Snapshot& snap, const BalancerStatus& b,
   num(std::to_string(m.sticky_hits));
 
   out.append("<td>");
+  if (m.secret_refused_ms > 0) {
+    out.append("<span class=\"bad\">AJP secret refused?</span> <span class=\"since\" title=\"")
+        .append(format_utc(m.secret_refused_ms))
+        .append("\">403 and close, as Tomcat answers a wrong secret</span><br>");
+  }
   if (m.last_error.empty() || m.last_error_ms <= 0) {
     out.append("<span class=\"muted\">none</span>");
   } else {

@@ -94,6 +94,7 @@ void write_member(JsonWriter& w, const MemberStatus& m) {
   w.integer("sticky_hits", m.sticky_hits);
   w.string("last_error", m.last_error);
   w.signed_integer("last_error_ms", m.last_error_ms);
+  w.signed_integer("secret_refused_ms", m.secret_refused_ms);
   w.signed_integer("last_sticky_ms", m.last_sticky_ms);
   w.signed_integer("last_probe_ms", m.last_probe_ms);
   w.boolean("last_probe_ok", m.last_probe_ok);

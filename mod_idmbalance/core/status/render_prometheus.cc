@@ -86,6 +86,9 @@ std::string render_prometheus(const Snapshot& snap) {
   family(out, snap, "idmbalance_member_probe_ok", "gauge",
          "1 if the member's last health probe passed, else 0 (also 0 before the first probe).",
          [](const MemberStatus& m) { return flag(m.last_probe_ok); });
+  family(out, snap, "idmbalance_member_secret_refused", "gauge",
+         "1 if the member's answers look like Tomcat refusing the AJP secret (403 and close), else 0.",
+         [](const MemberStatus& m) { return flag(m.secret_refused_ms > 0); });
   family(out, snap, "idmbalance_member_up", "gauge",
          "1 if the member is healthy or recovering and not stopped, else 0.", [](const MemberStatus& m) {
            return flag((m.state == "ok" || m.state == "recovering") && m.activation != "stopped");

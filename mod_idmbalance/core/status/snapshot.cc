@@ -54,6 +54,7 @@ MemberStatus member_status(const config::MemberConfig& cfg, const table::MemberS
     m.bytes_out = slot->bytes_out.load(kRelaxed);
     m.sticky_hits = slot->sticky_hits.load(kRelaxed);
     m.last_error_ms = slot->last_error_ms.load(kRelaxed);
+    m.secret_refused_ms = slot->secret_refused_ms.load(kRelaxed);
     const std::uint32_t last_class = slot->last_error_class.load(kRelaxed);
     if (m.last_error_ms != 0) {
       m.last_error = std::string(error_class_name(static_cast<table::ErrorClass>(last_class)));

@@ -18,6 +18,10 @@ table::ErrorClass error_class(forward::Outcome outcome);
 // retried elsewhere: another member would answer the same.
 bool blames_member(forward::Outcome outcome);
 
+// A complete answer that looks like Tomcat refusing the AJP secret: 403 and the connection
+// closed (an application's 403 keeps the connection). See health::note_secret_refusal.
+bool looks_like_secret_refusal(const forward::Result& result);
+
 // Methods whose repetition has the same effect as one execution (RFC 9110 9.2.2).
 bool is_idempotent(std::string_view method);
 

@@ -49,6 +49,12 @@ struct Transition {
 // changes the state (an Error member comes back by probing only).
 Transition on_request_success(table::MemberSlot& slot, std::int64_t now_ms);
 
+// Tomcat answers every request whose AJP secret does not match with 403 and closes the
+// connection, while CPING (which carries no secret) keeps passing: the member looks healthy and
+// serves nothing. Records whether the last answer looked like that; true only when it starts to,
+// so that it is logged once, however many requests see it.
+bool note_secret_refusal(table::MemberSlot& slot, bool looks_refused, std::int64_t now_ms);
+
 // A request on this member failed with `error`. Client faults change nothing. Backend faults
 // count; at `fall` consecutive ones (a connect failure at once: nothing listens) the member
 // goes to Error.

@@ -37,6 +37,7 @@ struct MemberStatus {
   std::uint64_t bytes_out = 0;      // request body bytes sent to it
   std::uint64_t sticky_hits = 0;
   std::int64_t last_error_ms = 0;   // 0: never
+  std::int64_t secret_refused_ms = 0;  // since when its answers look like a refused AJP secret; 0: not
   std::string last_error;           // error_class_name of the last error, "" if none
   std::int64_t last_sticky_ms = 0;  // 0: never
   std::int64_t last_probe_ms = 0;   // 0: not probed yet

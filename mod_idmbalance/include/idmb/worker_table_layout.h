@@ -65,6 +65,8 @@ struct alignas(64) MemberSlot {
   std::atomic<std::uint32_t> last_probe_ok;         // 1: the last probe passed
   std::atomic<std::int64_t> last_probe_ms;          // 0: never probed, or a probe is due at once
   std::atomic<std::uint64_t> ejections;             // times taken out of rotation (-> Error)
+  std::atomic<std::int64_t> secret_refused_ms;      // since when its answers look like a refused
+                                                    // AJP secret (health.h); 0: they do not
 
   // Load and counters.
   std::atomic<std::int32_t> busy;          // requests in flight

@@ -75,3 +75,17 @@ TEST_CASE("Retry decisions by failure class and method", "[failure]") {
     CHECK_FALSE(failure::may_retry(r, "GET"));
   }
 }
+
+TEST_CASE("403 with the connection closed looks like a refused AJP secret", "[failure]") {
+  forward::Result r;
+  r.status = 403;
+  CHECK(failure::looks_like_secret_refusal(r));
+  r.reuse_connection = true;  // an application's 403 keeps the connection
+  CHECK_FALSE(failure::looks_like_secret_refusal(r));
+  r.reuse_connection = false;
+  r.status = 404;
+  CHECK_FALSE(failure::looks_like_secret_refusal(r));
+  r.status = 403;
+  r.outcome = Outcome::BackendClosed;
+  CHECK_FALSE(failure::looks_like_secret_refusal(r));
+}

@@ -540,3 +540,14 @@ TEST_CASE("a garbage health value is treated as error and repaired by probes", "
   CHECK(t.from == Health::Error);
   CHECK(t.to == Health::Recovering);
 }
+
+TEST_CASE("a refused AJP secret is noted once per run of refusals", "[health]") {
+  auto slot = make_slot();
+  CHECK_FALSE(health::note_secret_refusal(*slot, false, kT0));
+  CHECK(health::note_secret_refusal(*slot, true, kT0 + 1));       // starts: log it
+  CHECK_FALSE(health::note_secret_refusal(*slot, true, kT0 + 2));  // goes on: already said
+  CHECK(slot->secret_refused_ms == kT0 + 1);
+  CHECK_FALSE(health::note_secret_refusal(*slot, false, kT0 + 3));  // a normal answer clears it
+  CHECK(slot->secret_refused_ms == 0);
+  CHECK(health::note_secret_refusal(*slot, true, kT0 + 4));  // and a new run is said again
+}

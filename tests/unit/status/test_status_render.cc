@@ -95,7 +95,7 @@ TEST_CASE("JSON parses and carries the snapshot", "[status]") {
   for (const auto& [k, v] : t1.obj) keys.push_back(k);
   CHECK(keys == std::vector<std::string>{"name", "route", "address", "domain", "redirect", "activation", "state",
                                          "state_since_ms", "factor", "busy", "requests", "errors", "errors_total",
-                                         "bytes_in", "bytes_out", "sticky_hits", "last_error", "last_error_ms",
+                                         "bytes_in", "bytes_out", "sticky_hits", "last_error", "last_error_ms", "secret_refused_ms",
                                          "last_sticky_ms", "last_probe_ms", "last_probe_ok", "drained"});
   // Nothing HTML-active survives on the wire.
   CHECK(text.find('<') == std::string::npos);
@@ -153,8 +153,8 @@ TEST_CASE("Prometheus values equal the JSON values", "[status]") {
     }
   }
   CHECK(members == 3);
-  // 4 counters + 8 error classes + 5 plain gauges + 3 states + 4 activations = 24 per member.
-  CHECK(samples.size() == 24 * members);
+  // 4 counters + 8 error classes + 6 plain gauges + 3 states + 4 activations = 25 per member.
+  CHECK(samples.size() == 25 * members);
 }
 
 TEST_CASE("Prometheus: one HELP and TYPE per family, escaped labels", "[status]") {
@@ -273,4 +273,17 @@ TEST_CASE("JSON string escaping", "[status]") {
   out.clear();
   append_json_string(out, std::string("a\0b", 3));
   CHECK(out == "\"a\\u0000b\"");
+}
+
+TEST_CASE("a refused AJP secret shows on the page, in JSON and in Prometheus", "[status]") {
+  Snapshot snap = fixed_snapshot();
+  MemberStatus& m = snap.balancers.at(0).members.at(0);
+  m.secret_refused_ms = snap.generated_ms - 5000;
+  const std::string html = render_html(snap, manager_options());
+  CHECK(count(html, "AJP secret refused?") == 1);
+  CHECK_THAT(render_json(snap), Catch::Contains("\"secret_refused_ms\": " + std::to_string(m.secret_refused_ms)));
+  const std::string prom = render_prometheus(snap);
+  CHECK_THAT(prom, Catch::Contains("idmbalance_member_secret_refused{balancer=\"" + snap.balancers[0].name +
+                                   "\",member=\"" + m.name + "\",route=\"" + m.route + "\"} 1"));
+  CHECK(count(prom, "idmbalance_member_secret_refused{") == 3);  // one per member, the others 0
 }

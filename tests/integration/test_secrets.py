@@ -1,0 +1,47 @@
+"""A secret Tomcat refuses is noticed (issue 9, item 8).
+
+Tomcat answers every request with a wrong AJP secret with 403 and closes the connection, while
+CPING (no secret in it) keeps passing. One httpd of its own: balancer `wrongsecret` with t1's
+AJP port and a secret that is not t1's. The module logs it once and shows it on the status page
+(that a normal answer clears it again is a unit test: health::note_secret_refusal).
+"""
+from __future__ import annotations
+
+import pytest
+
+import balancer_api as bapi
+import stack as stk
+from conftest import balancing_ajp_port
+from httpc import get
+
+pytestmark = pytest.mark.idmbalance_only
+
+
+@pytest.fixture(scope="module")
+def wrong(stack):
+    t1 = next(t for t in stack.tomcats if t.name == "t1")
+    port = stk.free_port()
+    members = [stk.Member("t1", balancing_ajp_port(t1), route="t1", secret="not-the-secret-0000")]
+    cfg = stk.HttpdConfig(stack.workdir / "httpd-wrongsecret", port, stack.frontend, stack.module,
+                          balancers=[stk.Balancer("wrongsecret", members)],
+                          mounts=[stk.Mount("/app/*", "wrongsecret")], extra=bapi.status_conf())
+    h = stk.Httpd(cfg).write_checked()
+    h.start()
+    try:
+        yield h
+    finally:
+        h.stop()
+
+
+def test_wrong_secret_is_logged_once_and_shown(wrong):
+    for _ in range(5):
+        assert get(wrong.port, "/app/echo").status == 403
+    member = bapi.members_of(bapi.snapshot(wrong.port), "wrongsecret")["t1"]
+    assert member["secret_refused_ms"] > 0, member
+    assert member["state"] == "ok"  # CPING passes: health alone would never tell
+    log = wrong.error_log.read_text()
+    assert log.count("as Tomcat does when the AJP secret does not match") == 1, log
+    page = get(wrong.port, bapi.STATUS_PATH)
+    assert b"AJP secret refused?" in page.body
+    prom = get(wrong.port, bapi.STATUS_PATH + "?format=prometheus").body.decode()
+    assert 'idmbalance_member_secret_refused{balancer="wrongsecret",member="t1",route="t1"} 1' in prom
