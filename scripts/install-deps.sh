@@ -13,6 +13,7 @@ PACKAGES=(
   python3 python3-pytest
   curl openssl wrk iproute2
   chromium chromium-driver
+  debhelper dpkg-dev lintian
 )
 
 missing=()

@@ -188,7 +188,7 @@ const command_rec directives[] = {
     AP_INIT_TAKE1("IdmDrainQuietTime", as_cmd_func(cmd_drain_quiet), nullptr, RSRC_CONF,
                   "IdmDrainQuietTime DURATION: a disabled member with nothing in flight and no sticky "
                   "request for this long is reported drained"),
-    {nullptr, {nullptr}, nullptr, 0, RAW_ARGS, nullptr},
+    {nullptr, nullptr, nullptr, 0, RAW_ARGS, nullptr},
 };
 
 }  // namespace idmb::shim

@@ -15,13 +15,17 @@
 #include "idmb/status_render.h"
 #include "idmb/status_snapshot.h"
 #include "status_handler.h"
+#include "shim_log.h"
 
 APLOG_USE_MODULE(idmbalance);
 
 namespace idmb::shim {
 namespace {
 
-constexpr const char* kVersion = "mod_idmbalance/0.1.0";
+#ifndef IDMB_VERSION
+#error "IDMB_VERSION is set by CMake from project(VERSION)"
+#endif
+constexpr const char* kVersion = "mod_idmbalance/" IDMB_VERSION;
 constexpr std::size_t kEventsShown = 30;
 
 status::Snapshot snapshot_of(Runtime& runtime, bool with_nonce) {
@@ -171,7 +175,7 @@ bool wants_json(request_rec* r) {
 }
 
 int refuse(request_rec* r, int status, const std::string& why) {
-  ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "balancer manager: refused: %s", why.c_str());
+  IDMB_LOG_R(APLOG_WARNING, r, "balancer manager: refused: %s", why.c_str());
   return status;
 }
 
@@ -212,7 +216,7 @@ int handle_post(request_rec* r, Runtime& runtime) {
   if (result.code == Code::Failed) {
     return refuse(r, HTTP_INTERNAL_SERVER_ERROR, result.message);
   }
-  ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, "balancer manager: %s (by %s)", result.message.c_str(),
+  IDMB_LOG_R(APLOG_NOTICE, r, "balancer manager: %s (by %s)", result.message.c_str(),
                 r->useragent_ip);
   if (runtime.table) {
     // Balancer-wide changes name no member; the text says which balancer.
@@ -238,9 +242,30 @@ int handle_post(request_rec* r, Runtime& runtime) {
   return HTTP_SEE_OTHER;
 }
 
+// ServerName, ServerAlias (exact and wildcard) and the local address, for host_names_server.
+status::ServerNames server_names(const request_rec* r) {
+  status::ServerNames names;
+  names.server_name = r->server->server_hostname ? r->server->server_hostname : "";
+  names.local_address = r->connection->local_ip ? r->connection->local_ip : "";
+  for (const apr_array_header_t* list : {r->server->names, r->server->wild_names}) {
+    if (list == nullptr) continue;
+    const auto* items = reinterpret_cast<const char* const*>(list->elts);
+    for (int i = 0; i < list->nelts; ++i) {
+      names.aliases.emplace_back(items[i]);
+    }
+  }
+  return names;
+}
+
 }  // namespace
 
 int handle_status_page(request_rec* r, Runtime& runtime, bool manager) {
+  // A page on a rebound DNS name could read the nonce and post with it: the manager answers
+  // only to names of this server, whatever the method.
+  if (manager && !status::host_names_server(r->hostname ? r->hostname : "", server_names(r))) {
+    return refuse(r, HTTP_MISDIRECTED_REQUEST, std::string("Host ") + (r->hostname ? r->hostname : "") +
+                                                   " is not a name of this server (ServerName, ServerAlias or its address)");
+  }
   if (r->method_number == M_GET) {
     return render(r, runtime, manager);
   }

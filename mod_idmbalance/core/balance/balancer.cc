@@ -435,7 +435,7 @@ Choice Balancer::choose(std::span<const std::string_view> session_routes, std::s
 
 bool Balancer::has_room(int member) const {
   const std::uint32_t max = config_.members[static_cast<std::size_t>(member)].max_busy;
-  return max == 0 || busy_of(slot(member)) < static_cast<std::int64_t>(max);
+  return max == 0 || busy_of(slot(member)) < max;
 }
 
 bool Balancer::start(int member, bool sticky) {

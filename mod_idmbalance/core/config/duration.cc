@@ -10,7 +10,10 @@ namespace idmb::config {
 namespace {
 
 Expected<std::uint32_t> parse(std::string_view text, bool allow_zero) {
-  const std::string quoted = "'" + std::string(text) + "'";
+  // Built with append: GCC 12 warns falsely (-Wrestrict, PR 105651) on "'" + std::string(text).
+  std::string quoted;
+  quoted.reserve(text.size() + 2);
+  quoted.append(1, '\'').append(text).append(1, '\'');
   std::size_t digits = 0;
   while (digits < text.size() && ascii::is_digit(text[digits])) ++digits;
   const std::string_view number = text.substr(0, digits);

@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "idmb/config.h"
+#include "../util/glob.h"
 
 namespace idmb {
 namespace {
@@ -17,33 +18,6 @@ std::size_t count_literals(std::string_view pattern) {
   std::size_t n = 0;
   for (char c : pattern) n += is_wildcard(c) ? 0 : 1;
   return n;
-}
-
-// '*' matches any run of bytes (including '/'), '?' exactly one. On a mismatch only the most
-// recent '*' is retried with one more byte: earlier stars can never need more, so this is
-// O(pattern * text) at worst, with no recursion and no allocation.
-bool glob_match(std::string_view pattern, std::string_view text) {
-  constexpr std::size_t kNone = std::string_view::npos;
-  std::size_t p = 0;
-  std::size_t t = 0;
-  std::size_t star = kNone;  // pattern index of the last '*' seen
-  std::size_t star_t = 0;    // text index that '*' currently extends to
-  while (t < text.size()) {
-    if (p < pattern.size() && pattern[p] == '*') {
-      star = p++;
-      star_t = t;
-    } else if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == text[t])) {
-      ++p;
-      ++t;
-    } else if (star != kNone) {
-      p = star + 1;
-      t = ++star_t;
-    } else {
-      return false;
-    }
-  }
-  while (p < pattern.size() && pattern[p] == '*') ++p;
-  return p == pattern.size();
 }
 
 // "/prefix/*" also covers "/prefix" itself, so a mount of an application's tree catches the

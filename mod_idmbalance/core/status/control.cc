@@ -5,6 +5,7 @@
 #include <string>
 
 #include "../util/ascii.h"
+#include "../util/glob.h"
 #include "idmb/control.h"
 
 #include "idmb/health.h"
@@ -234,6 +235,36 @@ bool same_origin(std::string_view header, std::string_view host_header) {
   return (theirs->port.empty() && ours->port == def) || (ours->port.empty() && theirs->port == def);
 }
 
+namespace {
+
+bool is_loopback_address(std::string_view ip) {
+  return ip.starts_with("127.") || ip == "::1" || ip.starts_with("::ffff:127.");
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = ascii::to_lower(c);
+  return out;
+}
+
+}  // namespace
+
+bool host_names_server(std::string_view host_header, const ServerNames& names) {
+  if (host_header.empty()) return true;
+  const auto authority = split_authority(host_header);
+  if (!authority) return false;
+  std::string_view host = authority->host;
+  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  if (host.ends_with('.')) host.remove_suffix(1);  // "example.org." is the same name
+  if (ascii::iequals(host, names.server_name) || host == names.local_address) return true;
+  if (ascii::iequals(host, "localhost")) return is_loopback_address(names.local_address);
+  const std::string lowered = lower(host);
+  for (std::string_view alias : names.aliases) {
+    if (glob_match(lower(alias), lowered)) return true;
+  }
+  return false;
+}
+
 bool nonce_matches(std::string_view expected, std::string_view given) {
   if (expected.empty() || given.empty() || expected.size() != given.size()) return false;
   // No early exit: the time taken does not depend on where the first difference is.
@@ -262,26 +293,26 @@ ControlResult apply_command(const Command& cmd, ControlTarget& target) {
   }
 
   std::string done = cmd.balancer;
-  if (!cmd.member.empty()) done += "/" + cmd.member;
+  if (!cmd.member.empty()) done.append("/").append(cmd.member);
   done += ":";
   if (cmd.method) {
     if (auto s = target.set_method(cmd.balancer, *cmd.method); !s) return result(Code::Failed, s.error());
-    done += " method " + std::string(config::to_string(*cmd.method)) + ";";
+    done.append(" method ").append(config::to_string(*cmd.method)).append(";");
   }
   if (cmd.sticky_force) {
     if (auto s = target.set_sticky_force(cmd.balancer, *cmd.sticky_force); !s) {
       return result(Code::Failed, s.error());
     }
-    done += std::string(" sticky force ") + (*cmd.sticky_force ? "on" : "off") + ";";
+    done.append(" sticky force ").append(*cmd.sticky_force ? "on" : "off").append(";");
   }
   if (cmd.factor) {
     slot->factor.store(*cmd.factor, kRelaxed);
-    done += " factor " + std::to_string(*cmd.factor) + ";";
+    done.append(" factor ").append(std::to_string(*cmd.factor)).append(";");
   }
   if (cmd.action) {
     const auto set_activation = [&](config::Activation a) {
       slot->activation.store(static_cast<std::uint32_t>(a), kRelaxed);
-      done += " " + std::string(config::to_string(a)) + ";";
+      done.append(" ").append(config::to_string(a)).append(";");
     };
     switch (*cmd.action) {
       case Action::Activate: {

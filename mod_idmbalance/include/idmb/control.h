@@ -67,6 +67,20 @@ Expected<Command> parse_command(const FormFields& fields);
 // give false.
 bool same_origin(std::string_view origin_or_referer, std::string_view host_header);
 
+// The names this (virtual) server answers to, for host_names_server.
+struct ServerNames {
+  std::string_view server_name;            // ServerName
+  std::vector<std::string_view> aliases;   // ServerAlias, wildcards ('*', '?') allowed
+  std::string_view local_address;          // the address the connection came in on
+};
+
+// DNS-rebinding check for the manager: a page on an attacker's name that resolves to this
+// server is same-origin with itself, so Origin/Referer and the nonce do not stop it. True when
+// the Host header (port ignored) is the ServerName or a ServerAlias (case-insensitive), the
+// address the connection came in on, or "localhost" on a loopback connection; also when there
+// is no Host at all (HTTP/1.0: not a browser). False for any other name.
+bool host_names_server(std::string_view host_header, const ServerNames& names);
+
 // Constant-time comparison (for equal lengths); an empty expected or given nonce never matches.
 bool nonce_matches(std::string_view expected, std::string_view given);
 

@@ -18,6 +18,7 @@
 
 #include "idmb/balancer.h"
 #include "support/fake_sources.h"
+#include "support/text.h"
 
 using idmb::balance::Balancer;
 using idmb::balance::Choice;
@@ -28,6 +29,7 @@ using idmb::config::Method;
 using idmb::health::Policy;
 using idmb::table::Health;
 using idmb::table::MemberSlot;
+using idmb::test::numbered;
 
 namespace {
 
@@ -110,7 +112,7 @@ Policy no_panic() {
 
 std::vector<Spec> weighted(std::vector<std::uint32_t> factors) {
   std::vector<Spec> specs;
-  for (std::size_t i = 0; i < factors.size(); ++i) specs.push_back({"m" + std::to_string(i), factors[i]});
+  for (std::size_t i = 0; i < factors.size(); ++i) specs.push_back({numbered("m", i), factors[i]});
   return specs;
 }
 

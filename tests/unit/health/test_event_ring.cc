@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "idmb/worker_table.h"
+#include "support/text.h"
 #include "table/table_memory.h"
 
 using idmb::table::EventEntry;
@@ -27,6 +28,7 @@ using idmb::table::MemberSlot;
 using idmb::table::TableHeader;
 using idmb::table::WorkerTable;
 using idmb::table::testing::TableMemory;
+using idmb::test::numbered;
 
 namespace {
 
@@ -36,7 +38,7 @@ WorkerTable make(TableMemory& memory, std::size_t capacity) {
   auto table = WorkerTable::create(memory.span(), capacity);
   REQUIRE(table.ok());
   for (std::size_t i = 0; i < capacity; ++i) {
-    REQUIRE(table->add("lb", "t" + std::to_string(i), "t" + std::to_string(i), 0, 1).ok());
+    REQUIRE(table->add("lb", numbered("t", i), numbered("t", i), 0, 1).ok());
   }
   return *table;
 }
@@ -114,7 +116,7 @@ TEST_CASE("event text is cut to the entry size, at a character boundary", "[heal
 TEST_CASE("readers skip entries being written or damaged", "[health][table]") {
   TableMemory memory(WorkerTable::bytes_needed(1));
   auto table = make(memory, 1);
-  for (int i = 0; i < 3; ++i) table.add_event(0, kT0 + i, "e" + std::to_string(i));
+  for (int i = 0; i < 3; ++i) table.add_event(0, kT0 + i, numbered("e", i));
   EventEntry* ring = ring_of(memory, 1);
 
   SECTION("an entry whose writer is mid-way") {
@@ -156,7 +158,7 @@ TEST_CASE("concurrent writers lose nothing beyond the ring size", "[health][tabl
 
   // Each event's time encodes its writer and index, and so does its text: a reader that got
   // a mix of two events would see them disagree.
-  const auto text_for = [](std::int64_t code) { return "w" + std::to_string(code / 100000) + " i" + std::to_string(code % 100000); };
+  const auto text_for = [](std::int64_t code) { return numbered("w", code / 100000).append(" i").append(std::to_string(code % 100000)); };
   std::atomic<bool> reading{false};
   std::thread reader([&] {
     reading.store(true);

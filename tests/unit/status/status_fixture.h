@@ -115,7 +115,7 @@ inline Snapshot fixed_snapshot() {
 }
 
 inline std::filesystem::path data_dir() {
-  return std::filesystem::path(__FILE__).parent_path() / "../../data/status";
+  return std::filesystem::path(IDMB_TEST_DATA_DIR) / "status";
 }
 
 inline std::string read_file(const std::filesystem::path& p) {
@@ -159,27 +159,39 @@ inline void check_golden(const std::string& name, const std::string& actual) {
 
 // --- A minimal JSON reader, enough to prove the output parses and to read values back.
 struct Json {
+  // An object member. Not std::pair<std::string, Json>: clang 14 with libstdc++ 12 in C++20
+  // rejects a pair holding the still-incomplete Json.
+  struct Member;
   enum class Kind { Null, Bool, Number, String, Array, Object } kind = Kind::Null;
   bool b = false;
   std::int64_t n = 0;  // integers only: the schema has no fractions
   std::string s;
   std::vector<Json> arr;
-  std::vector<std::pair<std::string, Json>> obj;  // in document order
+  std::vector<Member> obj;  // in document order
 
-  const Json& operator[](std::string_view key) const {
-    for (const auto& [k, v] : obj) {
-      if (k == key) return v;
-    }
-    FAIL("no key " << std::string(key));
-    throw std::logic_error("unreachable");
-  }
-  bool has(std::string_view key) const {
-    for (const auto& [k, v] : obj) {
-      if (k == key) return true;
-    }
-    return false;
-  }
+  const Json& operator[](std::string_view key) const;
+  bool has(std::string_view key) const;
 };
+
+struct Json::Member {
+  std::string key;
+  Json value;
+};
+
+inline const Json& Json::operator[](std::string_view key) const {
+  for (const auto& [k, v] : obj) {
+    if (k == key) return v;
+  }
+  FAIL("no key " << std::string(key));
+  throw std::logic_error("unreachable");
+}
+
+inline bool Json::has(std::string_view key) const {
+  for (const auto& [k, v] : obj) {
+    if (k == key) return true;
+  }
+  return false;
+}
 
 class JsonReader {
  public:
@@ -263,7 +275,7 @@ class JsonReader {
         ws();
         std::string k = str();
         expect(':');
-        v.obj.emplace_back(std::move(k), value());
+        v.obj.push_back(Json::Member{std::move(k), value()});
       } while (eat(','));
       expect('}');
     } else if (c == '[') {

@@ -7,6 +7,7 @@
 
 #include "idmb/control.h"
 #include "idmb/worker_table.h"
+#include "support/text.h"
 #include "table/table_memory.h"
 
 using namespace idmb;
@@ -104,7 +105,7 @@ TEST_CASE("parse_form: refusals", "[status]") {
   CHECK_FALSE(parse_form(big + "x").ok());
   // Field count: 32 pass, 33 do not.
   std::string many;
-  for (int i = 0; i < 32; ++i) many += "k" + std::to_string(i) + "=v&";
+  for (int i = 0; i < 32; ++i) many.append(test::numbered("k", i)).append("=v&");
   CHECK(parse_form(many).ok());
   many += "k32=v";
   const auto too_many = parse_form(many);

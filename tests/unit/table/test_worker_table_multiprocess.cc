@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "idmb/worker_table.h"
+#include "support/text.h"
 
 using namespace idmb::table;
 
@@ -47,7 +48,7 @@ class SharedRegion {
   std::size_t size_;
 };
 
-std::string member_name(std::size_t i) { return "t" + std::to_string(i + 1); }
+std::string member_name(std::size_t i) { return idmb::test::numbered("t", i + 1); }
 
 // Runs `body` in a child; its return value is the exit status. The child never returns into
 // Catch (no assertions, no atexit handlers in a copy of the test runner).
