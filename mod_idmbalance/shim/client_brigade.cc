@@ -1,5 +1,7 @@
 #include "client_brigade.h"
 
+#include <algorithm>
+
 #include "apr_buckets.h"
 #include "apr_strings.h"
 #include "http_protocol.h"
@@ -23,7 +25,35 @@ void ClientBrigade::forget_response() {
   r_->headers_out = apr_table_copy(r_->pool, headers_before_);
 }
 
+forward::IoStatus ClientBrigade::prefetch_body(std::size_t limit) {
+  prefetched_.resize(limit);
+  std::size_t have = 0;
+  while (have < limit) {
+    Read read = read_from_filters(std::span<std::uint8_t>(prefetched_).subspan(have));
+    if (read.status != forward::IoStatus::Ok) {
+      prefetched_.clear();
+      return read.status;
+    }
+    if (read.n == 0) {
+      break;
+    }
+    have += read.n;
+  }
+  prefetched_.resize(have);
+  return forward::IoStatus::Ok;
+}
+
 ClientBrigade::Read ClientBrigade::read_body(std::span<std::uint8_t> out) {
+  if (prefetched_used_ < prefetched_.size()) {
+    std::size_t n = std::min(out.size(), prefetched_.size() - prefetched_used_);
+    std::copy_n(prefetched_.begin() + static_cast<std::ptrdiff_t>(prefetched_used_), n, out.begin());
+    prefetched_used_ += n;
+    return {forward::IoStatus::Ok, n};
+  }
+  return read_from_filters(out);
+}
+
+ClientBrigade::Read ClientBrigade::read_from_filters(std::span<std::uint8_t> out) {
   while (!body_ended_) {
     apr_status_t rv = ap_get_brigade(r_->input_filters, in_, AP_MODE_READBYTES, APR_BLOCK_READ,
                                      static_cast<apr_off_t>(out.size()));

@@ -3,6 +3,9 @@
 // bucket brigades, so nothing is buffered whole.
 #pragma once
 
+#include <cstdint>
+#include <vector>
+
 #include "httpd.h"
 #include "util_filter.h"
 
@@ -14,6 +17,10 @@ class ClientBrigade final : public forward::ClientSide {
  public:
   explicit ClientBrigade(request_rec* r);
   Read read_body(std::span<std::uint8_t> out) override;
+  // Reads the start of the request body (up to `limit` bytes, or all of a shorter body)
+  // before a member is chosen, so that a client which sends a head and then stalls holds no
+  // max= place and no Tomcat thread. read_body hands these bytes out first.
+  forward::IoStatus prefetch_body(std::size_t limit);
   bool send_headers(const ajp::SendHeaders& headers, std::optional<std::uint64_t> content_length) override;
   bool send_body(std::span<const std::uint8_t> data) override;
   bool flush() override;
@@ -28,11 +35,14 @@ class ClientBrigade final : public forward::ClientSide {
 
  private:
   bool pass();
+  Read read_from_filters(std::span<std::uint8_t> out);
   request_rec* r_;
   apr_bucket_brigade* out_;
   apr_bucket_brigade* in_;
   apr_table_t* headers_before_;  // headers_out as other modules left it before forwarding
   bool body_ended_ = false;
+  std::vector<std::uint8_t> prefetched_;
+  std::size_t prefetched_used_ = 0;
 };
 
 }  // namespace idmb::shim

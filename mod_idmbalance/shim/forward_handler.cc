@@ -190,6 +190,18 @@ int forward_request(request_rec* r, Runtime& runtime, BalancerRuntime& balancer)
   options.head_request = r->header_only != 0;
   auto* packet = static_cast<std::uint8_t*>(apr_palloc(r->pool, cfg.packet_size));
   ClientBrigade client(r);
+  if (mapped.body.kind != forward::BodyPlan::Kind::None) {
+    // The first body packet in hand before any place, connection or Tomcat thread is taken.
+    std::size_t first = ajp::max_request_body_chunk(cfg.packet_size);
+    if (mapped.body.kind == forward::BodyPlan::Kind::Length) {
+      first = static_cast<std::size_t>(std::min<std::uint64_t>(first, mapped.body.length));
+    }
+    if (auto s = client.prefetch_body(first); s != forward::IoStatus::Ok) {
+      IDMB_LOG_R(APLOG_INFO, r, "balancer %s: refusing client request: request body: %s", cfg.name.c_str(),
+                 std::string(forward::to_string(s)).c_str());
+      return s == forward::IoStatus::TooLarge ? HTTP_REQUEST_ENTITY_TOO_LARGE : HTTP_BAD_REQUEST;
+    }
+  }
   balance::Balancer& chooser = *balancer.balancer;
   const auto routes = routes_of(r, cfg.sticky);
   std::vector<int> tried;

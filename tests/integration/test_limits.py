@@ -64,3 +64,25 @@ def test_trace_enable_off_applies_to_mounted_urls(stack):
     assert r.status == 405, r
     after = bapi.members_of(bapi.snapshot(stack.mgr_port), "limited")["t1"]["requests"]
     assert after == before, "the TRACE reached Tomcat"
+
+
+def test_stalled_request_heads_hold_no_place(stack):
+    # Issue 9, item 9: POST heads whose bodies never come are held in httpd (until its
+    # Timeout), not in the member's max= place, so other clients are still served.
+    import socket
+    port = stack.limited_port
+    stalled = []
+    try:
+        for i in range(6):
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+            s.sendall((f"POST /app/echo?stalled={i} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                       "Content-Type: application/octet-stream\r\nContent-Length: 1000\r\n\r\n").encode())
+            stalled.append(s)
+        time.sleep(0.3)
+        for _ in range(3):
+            r = get(port, "/app/echo", timeout=20)
+            assert r.status == 200, r
+        assert bapi.members_of(bapi.snapshot(port), "limited")["t1"]["busy"] == 0
+    finally:
+        for s in stalled:
+            s.close()
