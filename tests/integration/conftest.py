@@ -8,6 +8,7 @@ Env:  IDMB_BUILD_DIR (artifacts in $IDMB_BUILD_DIR/artifacts; the servers' work 
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
@@ -229,6 +230,21 @@ def add_balancing_config(s: stk.Stack, cfg: stk.HttpdConfig) -> None:
     if s.frontend == "idmbalance":
         extra += bapi.status_conf()
     cfg.extra = (cfg.extra or "") + extra
+
+
+@contextlib.contextmanager
+def own_httpd(stack, name: str, balancer: stk.Balancer, extra: str = ""):
+    """An httpd of a test module's own on the session's Tomcats: `balancer` mounted at /app/*,
+    the status pages, anything in `extra`; stopped when the block ends."""
+    cfg = stk.HttpdConfig(stack.workdir / f"httpd-{name}", stk.free_port(), stack.frontend, stack.module,
+                          balancers=[balancer], mounts=[stk.Mount("/app/*", balancer.name)],
+                          extra=bapi.status_conf() + extra)
+    h = stk.Httpd(cfg).write_checked()
+    h.start()
+    try:
+        yield h
+    finally:
+        h.stop()
 
 
 @pytest.fixture(scope="session")

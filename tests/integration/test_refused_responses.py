@@ -12,7 +12,7 @@ import pytest
 
 import balancer_api as bapi
 import stack as stk
-from conftest import _members
+from conftest import _members, own_httpd
 from httpc import get
 
 pytestmark = pytest.mark.idmbalance_only
@@ -22,17 +22,9 @@ BAD = "/app/status?code=1000"
 
 @pytest.fixture(scope="module")
 def strict(stack):
-    port = stk.free_port()
-    cfg = stk.HttpdConfig(stack.workdir / "httpd-strict", port, stack.frontend, stack.module,
-                          balancers=[stk.Balancer("strict", _members(stack),
-                                                  extra="IdmPanicThreshold 0\nIdmHealthCheck fall=1")],
-                          mounts=[stk.Mount("/app/*", "strict")], extra=bapi.status_conf())
-    h = stk.Httpd(cfg).write_checked()
-    h.start()
-    try:
+    balancer = stk.Balancer("strict", _members(stack), extra="IdmPanicThreshold 0\nIdmHealthCheck fall=1")
+    with own_httpd(stack, "strict", balancer) as h:
         yield h
-    finally:
-        h.stop()
 
 
 def test_invalid_status_gets_502_and_leaves_members_in(strict, logmark):

@@ -11,7 +11,7 @@ import pytest
 
 import balancer_api as bapi
 import stack as stk
-from conftest import balancing_ajp_port
+from conftest import balancing_ajp_port, own_httpd
 from httpc import get
 
 pytestmark = pytest.mark.idmbalance_only
@@ -20,17 +20,9 @@ pytestmark = pytest.mark.idmbalance_only
 @pytest.fixture(scope="module")
 def wrong(stack):
     t1 = next(t for t in stack.tomcats if t.name == "t1")
-    port = stk.free_port()
     members = [stk.Member("t1", balancing_ajp_port(t1), route="t1", secret="not-the-secret-0000")]
-    cfg = stk.HttpdConfig(stack.workdir / "httpd-wrongsecret", port, stack.frontend, stack.module,
-                          balancers=[stk.Balancer("wrongsecret", members)],
-                          mounts=[stk.Mount("/app/*", "wrongsecret")], extra=bapi.status_conf())
-    h = stk.Httpd(cfg).write_checked()
-    h.start()
-    try:
+    with own_httpd(stack, "wrongsecret", stk.Balancer("wrongsecret", members)) as h:
         yield h
-    finally:
-        h.stop()
 
 
 def test_wrong_secret_is_logged_once_and_shown(wrong):
