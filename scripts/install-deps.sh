@@ -14,6 +14,7 @@ PACKAGES=(
   curl openssl wrk iproute2
   chromium chromium-driver
   debhelper dpkg-dev lintian
+  clang-14 libclang-rt-14-dev
 )
 
 missing=()

@@ -49,7 +49,9 @@ bool is_valid_hostname(std::string_view host) {
 }
 
 bool parses_as(int family, std::string_view text) {
-  const std::string copy(text);  // inet_pton wants a NUL-terminated string
+  // inet_pton reads a C string: a NUL would end it early and leave the rest unchecked.
+  if (text.find('\0') != std::string_view::npos) return false;
+  const std::string copy(text);
   std::array<unsigned char, 16> buffer{};
   return inet_pton(family, copy.c_str(), buffer.data()) == 1;
 }

@@ -219,3 +219,10 @@ TEST_CASE("name, route and secret predicates", "[config][member]") {
   CHECK_FALSE(idmb::config::is_valid_secret(std::string_view("a\0b", 3)));
   CHECK_FALSE(idmb::config::is_valid_secret("a\x7f"));
 }
+
+TEST_CASE("an IPv6 host with a NUL inside is refused, not cut short", "[config]") {
+  // Found by fuzz_config: inet_pton stopped at the NUL and checked only "::".
+  using namespace std::string_literals;
+  CHECK_FALSE(idmb::config::parse_member({"a", "ajp://[::\0]:7"s}).ok());
+  CHECK(idmb::config::parse_member({"a", "ajp://[::1]:7"}).ok());
+}
