@@ -120,6 +120,8 @@ int status_for(const forward::Result& result) {
     case Outcome::ProtocolError:
     case Outcome::InvalidResponse:
       return HTTP_BAD_GATEWAY;
+    case Outcome::NewSessionRefused:  // always retried; left over only when no member remains
+      return HTTP_SERVICE_UNAVAILABLE;
   }
   return HTTP_INTERNAL_SERVER_ERROR;
 }
@@ -203,7 +205,16 @@ int forward_request(request_rec* r, Runtime& runtime, BalancerRuntime& balancer)
     }
   }
   balance::Balancer& chooser = *balancer.balancer;
-  const auto routes = routes_of(r, cfg.sticky);
+  const auto request_routes = routes_of(r, cfg.sticky);
+  std::span<const std::string_view> routes = request_routes;
+  bool moved_off_disabled = false;
+  // A disabled member may keep its sessions but must not open new ones (a forged or stale
+  // session id would otherwise land there and hold its drain open): where the request can
+  // run again elsewhere, its new-session answer is refused and it goes on as a new session.
+  const bool replayable = failure::replayable(r->method, mapped.body.kind != forward::BodyPlan::Kind::None);
+  if (cfg.sticky.enabled) {
+    options.session_cookie = cfg.sticky.cookie;
+  }
   std::vector<int> tried;
   int last_failure_status = HTTP_SERVICE_UNAVAILABLE;  // what to answer when every try failed
 
@@ -219,6 +230,7 @@ int forward_request(request_rec* r, Runtime& runtime, BalancerRuntime& balancer)
 
   while (tried.size() < balancer.members.size()) {
     balance::Choice choice = chooser.choose(routes, tried);
+    choice.route_changed = choice.route_changed || moved_off_disabled;
     if (choice.refused_by_force) {
       IDMB_LOG_R(APLOG_WARNING, r,
                     "balancer %s: session route %.*s is unavailable and sticky sessions are forced", cfg.name.c_str(),
@@ -245,6 +257,7 @@ int forward_request(request_rec* r, Runtime& runtime, BalancerRuntime& balancer)
     const char* member_name = member.config->name.c_str();
     export_choice(r, balancer, member, choice);
     mapped.ajp.secret = member.secret.empty() ? std::nullopt : std::optional<std::string_view>(member.secret);
+    options.refuse_new_session = replayable && chooser.is_disabled(choice.member);
 
     // One extra try on a fresh connection when a pooled one turns out stale.
     forward::Result result;
@@ -259,6 +272,9 @@ int forward_request(request_rec* r, Runtime& runtime, BalancerRuntime& balancer)
       if (result.outcome == Outcome::Ok) {
         accounting.finish(result);
         chooser.record_success(choice.member);
+        if (choice.sticky && !result.opened_session) {
+          chooser.note_live_session(choice.member);
+        }
         warn_if_secret_refused(runtime, r, balancer, member, result);
         if (result.reuse_connection) {
           member.pool.give_back(std::move(connection));
@@ -281,6 +297,15 @@ int forward_request(request_rec* r, Runtime& runtime, BalancerRuntime& balancer)
     accounting.finish(result);
     if (!result.response_started) {
       client.forget_response();  // Tomcat's headers, if any, never left: retry or error page
+    }
+    if (result.outcome == Outcome::NewSessionRefused) {
+      IDMB_LOG_R(APLOG_INFO, r,
+                 "member %s of balancer %s is disabled and opened a new session for this request (its "
+                 "session id was not live there): sending it to an active member as a new session",
+                 member_name, cfg.name.c_str());
+      routes = {};
+      moved_off_disabled = true;
+      continue;
     }
     report_transition(runtime, r->server, balancer, member,
                       chooser.record_error(choice.member, failure::error_class(result.outcome)));

@@ -186,8 +186,8 @@ const command_rec directives[] = {
     AP_INIT_TAKE2("IdmUnmount", as_cmd_func(cmd_unmount), nullptr, RSRC_CONF,
                   "IdmUnmount PATTERN BALANCER|*: exclude URLs from a mount"),
     AP_INIT_TAKE1("IdmDrainQuietTime", as_cmd_func(cmd_drain_quiet), nullptr, RSRC_CONF,
-                  "IdmDrainQuietTime DURATION: a disabled member with nothing in flight and no sticky "
-                  "request for this long is reported drained"),
+                  "IdmDrainQuietTime DURATION: a disabled member with nothing in flight and no live "
+                  "session's request for this long is reported drained"),
     {nullptr, nullptr, nullptr, 0, RAW_ARGS, nullptr},
 };
 

@@ -431,6 +431,43 @@ def test_drained_is_reported(stack, sessions, restore):
     assert bapi.member_state(port, B, "t1")["drained"] is False  # active: never drained
 
 
+def test_unknown_session_ids_open_no_session_on_a_disabled_member(stack, sessions, restore):
+    """Issue 9.7: a forged or stale id naming a disabled member (`JSESSIONID=x.t2`) does not open
+    a session there. A GET that Tomcat answers with a new session goes to an active member as a
+    new session instead; the member's real sessions stay; and such requests, however many, do
+    not hold the drain open. A POST cannot be run twice: Tomcat's answer is delivered."""
+    port = stack.mgr_port
+    bapi.set_activation(port, B, "t2", "disabled")
+
+    def forged_get(i: int) -> None:
+        js = bapi.echo_route(port, f"/app/echo?session=1&tid=forged-{i}",
+                             {"Cookie": f"JSESSIONID=FORGED{i}.t2"})
+        assert js["route"] == "t1", js
+        assert js["requestedSessionId"] == f"FORGED{i}.t2", js  # the request arrived as sent
+        opened = [c for c in js["_set_cookie"] if c.startswith("JSESSIONID=")]
+        assert len(opened) == 1 and opened[0].split(";")[0].endswith(".t1"), js["_set_cookie"]
+
+    forged_get(0)
+    # The real session is still served by its member, with no new cookie.
+    js = bapi.echo_route(port, "/app/echo?session=1", {"Cookie": f"JSESSIONID={sessions['t2']}"})
+    assert js["route"] == "t2" and js["sessionId"] == sessions["t2"], js
+    assert not [c for c in js["_set_cookie"] if c.startswith("JSESSIONID=")], js["_set_cookie"]
+
+    r = request(port, "POST", "/app/echo?session=1", body=b"x=1",
+                headers={"Cookie": "JSESSIONID=FORGEDPOST.t2", "Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status == 200 and r.json()["route"] == "t2", r
+
+    # Forged GETs keep coming; the member still drains once its real session is quiet.
+    deadline = time.monotonic() + bapi.DRAIN_QUIET_S + 6
+    i = 1
+    while not bapi.member_state(port, B, "t2")["drained"]:
+        assert time.monotonic() < deadline, "forged session ids kept a disabled member from draining"
+        forged_get(i)
+        i += 1
+        time.sleep(0.2)
+    assert i > 3, "the member drained before the forged requests had a chance to hold it"
+
+
 def test_manager_change_is_listed_in_events(stack, restore):
     port = stack.mgr_port
     t0 = bapi.snapshot(port)["generated_ms"]

@@ -458,9 +458,18 @@ bool Balancer::start(int member, bool sticky) {
   }
   if (sticky) {
     s.sticky_hits.fetch_add(1, kRelaxed);
-    s.last_sticky_ms.store(clock_.now_ms(), kRelaxed);
   }
   return true;
+}
+
+bool Balancer::is_disabled(int member) const {
+  return member >= 0 && static_cast<std::size_t>(member) < slots_.size() &&
+         activation_of(slot(member)) == Activation::Disabled;
+}
+
+void Balancer::note_live_session(int member) {
+  if (member < 0 || static_cast<std::size_t>(member) >= slots_.size()) return;
+  slot(member).last_sticky_ms.store(clock_.now_ms(), kRelaxed);
 }
 
 void Balancer::finish(int member, std::uint64_t bytes_out, std::uint64_t bytes_in) {

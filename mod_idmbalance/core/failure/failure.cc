@@ -21,6 +21,7 @@ ErrorClass error_class(Outcome outcome) {
     case Outcome::ClientAborted:
     case Outcome::RequestTooLarge:
     case Outcome::ClientBodyTooLarge:
+    case Outcome::NewSessionRefused:  // not a fault at all, counted nowhere (see the handler)
       break;
   }
   return ErrorClass::Client;
@@ -46,7 +47,13 @@ bool is_idempotent(std::string_view method) {
   return false;
 }
 
+bool replayable(std::string_view method, bool has_body) { return is_idempotent(method) && !has_body; }
+
 bool may_retry(const forward::Result& result, std::string_view method) {
+  // Refused only where replayable() said the request may go elsewhere.
+  if (result.outcome == forward::Outcome::NewSessionRefused) {
+    return true;
+  }
   if (!blames_member(result.outcome) || result.response_started) {
     return false;
   }

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "idmb/http_rules.h"
+#include "idmb/session_route.h"
 
 namespace idmb::forward {
 
@@ -34,6 +35,7 @@ std::string_view to_string(Outcome o) {
     case Outcome::InvalidResponse: return "invalid response";
     case Outcome::RequestTooLarge: return "request head too large";
     case Outcome::ClientBodyTooLarge: return "request body too large";
+    case Outcome::NewSessionRefused: return "new session refused";
   }
   return "?";
 }
@@ -100,6 +102,11 @@ class Exchange {
         if (!http::status_has_no_body(h->status)) {
           declared_length_ = *declared;
         }
+        result_.opened_session = opens_session(*h);
+        if (result_.opened_session && options_.refuse_new_session) {
+          return finish(Outcome::NewSessionRefused, "the response opens a new " +
+                                                        std::string(options_.session_cookie) + " session");
+        }
         // The client sees nothing yet: headers leave with the first body bytes or the end.
         if (!client_.send_headers(*h, declared_length_)) {
           return finish(Outcome::ClientAborted, "client gone while sending headers");
@@ -155,6 +162,16 @@ class Exchange {
       length = value;
     }
     return length;
+  }
+
+  bool opens_session(const ajp::SendHeaders& h) const {
+    if (options_.session_cookie.empty()) return false;
+    for (const auto& header : h.headers) {
+      if (http::is_set_cookie(header.name) && route::sets_session_cookie(header.value, options_.session_cookie)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   // Reads one Tomcat packet into packet_; returns its payload, or nothing after finish().

@@ -65,6 +65,8 @@ bool is_content_length(std::string_view name) {
   return ascii::iequals(name, "Content-Length");
 }
 
+bool is_set_cookie(std::string_view name) { return ascii::iequals(name, "Set-Cookie"); }
+
 bool drop_from_response(std::string_view name) {
   return is_content_length(name) || is_hop_by_hop(name);
 }

@@ -96,4 +96,15 @@ std::string_view route_of(std::string_view session_id) {
   return route;
 }
 
+bool sets_session_cookie(std::string_view set_cookie_value, std::string_view cookie_name) {
+  if (cookie_name.empty()) return false;
+  // NAME=VALUE comes first; the attributes (Path, Max-Age, ...) follow after ';'.
+  const std::string_view pair = set_cookie_value.substr(0, set_cookie_value.find(';'));
+  const std::size_t eq = pair.find('=');
+  if (eq == std::string_view::npos || trim(pair.substr(0, eq)) != cookie_name) return false;
+  std::string_view value = trim(pair.substr(eq + 1));
+  if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
+  return !value.empty();
+}
+
 }  // namespace idmb::route

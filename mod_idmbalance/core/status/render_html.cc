@@ -180,7 +180,7 @@ void member_row(std::string& out, const Snapshot& snap, const BalancerStatus& b,
   esc(out, m.name);
   out.append("</strong>");
   if (m.drained) {
-    out.append(" <span class=\"badge drained\" title=\"disabled, nothing in flight, no recent sticky request\">"
+    out.append(" <span class=\"badge drained\" title=\"disabled, nothing in flight, no recent request of a live session\">"
                "drained</span>");
   }
   out.append("</td><td class=\"addr\"><code>");

@@ -111,7 +111,7 @@ std::string render_prometheus(const Snapshot& snap) {
   }
 
   family(out, snap, "idmbalance_member_drained", "gauge",
-         "1 if the member is disabled, has nothing in flight and no recent sticky request.",
+         "1 if the member is disabled, has nothing in flight and no recent request of a live session.",
          [](const MemberStatus& m) { return flag(m.drained); });
   return out;
 }

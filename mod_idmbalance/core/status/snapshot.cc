@@ -90,7 +90,7 @@ std::string_view error_class_name(table::ErrorClass c) {
 bool is_drained(std::string_view activation, std::int64_t busy, std::int64_t last_sticky_ms,
                 std::int64_t now_ms, std::uint64_t drain_quiet_ms) {
   if (activation != "disabled" || busy > 0) return false;
-  if (last_sticky_ms <= 0) return true;  // never had a sticky request
+  if (last_sticky_ms <= 0) return true;  // no live session ever answered
   // A sticky time ahead of `now` (another child's clock) means "just now", not drained.
   if (last_sticky_ms > now_ms) return false;
   return static_cast<std::uint64_t>(now_ms - last_sticky_ms) >= drain_quiet_ms;

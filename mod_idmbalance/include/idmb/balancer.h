@@ -57,6 +57,12 @@ class Balancer {
   // reserves one of the member's `max=` places atomically and returns false, counting
   // nothing, when none is free (a sticky request may find its member full).
   bool start(int member, bool sticky);
+  // A session's request was answered without the member opening a new session: the session
+  // is live there. Stamps last_sticky_ms, the drain clock (a disabled member is drained once
+  // no live session has used it for the quiet time; an unknown id does not reset it).
+  void note_live_session(int member);
+  // Disabled (draining): sessions it has may stay, it must not open new ones.
+  bool is_disabled(int member) const;
   // False when the member has a `max=` limit and that many requests in flight.
   bool has_room(int member) const;
   void finish(int member, std::uint64_t bytes_out, std::uint64_t bytes_in);

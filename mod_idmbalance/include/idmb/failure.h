@@ -25,9 +25,14 @@ bool looks_like_secret_refusal(const forward::Result& result);
 // Methods whose repetition has the same effect as one execution (RFC 9110 9.2.2).
 bool is_idempotent(std::string_view method);
 
+// A request that may be run on a second member even after the first one ran it: an idempotent
+// method without a body. A disabled member's new-session answer to one is refused (see
+// ExchangeOptions::refuse_new_session) and the request goes to an active member instead.
+bool replayable(std::string_view method, bool has_body);
+
 // May this request be sent to another member after `result`? Only if nothing reached Tomcat,
 // or the method is idempotent, no body byte was consumed and no response byte reached the
-// client. Never after a client fault or a reply timeout.
+// client. Never after a client fault or a reply timeout. Always after NewSessionRefused.
 bool may_retry(const forward::Result& result, std::string_view method);
 
 }  // namespace idmb::failure

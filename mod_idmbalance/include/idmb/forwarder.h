@@ -67,6 +67,9 @@ enum class Outcome {
   RequestTooLarge,  // request head does not fit one packet: 400 (as httpd answers oversized heads)
   ClientBodyTooLarge,  // the client's body passed LimitRequestBody mid-stream: 413, member not
                        // blamed, the backend connection closed so Tomcat sees the body end short
+  NewSessionRefused,   // the response opened a session and the exchange was told to refuse that
+                       // (a disabled member, a request that can go elsewhere): nothing reached
+                       // the client, the connection is closed, the member is not blamed
 };
 std::string_view to_string(Outcome o);
 
@@ -76,6 +79,7 @@ struct Result {
   bool request_sent = false;      // some byte of FORWARD_REQUEST reached the backend
   bool response_started = false;  // bytes were passed towards the client (headers alone are not)
   bool body_consumed = false;     // some client body byte was read (a retry could not replay it)
+  bool opened_session = false;    // the response set the session cookie (ExchangeOptions)
   int status = 0;                 // backend status, once known
   std::uint64_t bytes_to_backend = 0;    // body bytes sent
   std::uint64_t bytes_from_backend = 0;  // body bytes received
@@ -86,6 +90,11 @@ struct ExchangeOptions {
   std::size_t packet_size = ajp::kMinPacketSize;
   std::uint32_t reply_timeout_ms = 60000;
   bool head_request = false;  // discard any body Tomcat sends
+  // The session cookie's name (empty: not looked at). A response that sets it is flagged in
+  // Result::opened_session; with refuse_new_session it ends as Outcome::NewSessionRefused
+  // before the client sees any of it.
+  std::string_view session_cookie;
+  bool refuse_new_session = false;
 };
 
 // Runs one exchange on a connection that is ready for a new request. `packet` must be at least

@@ -13,6 +13,9 @@ std::optional<std::uint64_t> parse_content_length(std::string_view text);
 // Case-insensitive "Content-Length".
 bool is_content_length(std::string_view name);
 
+// Case-insensitive "Set-Cookie".
+bool is_set_cookie(std::string_view name);
+
 // Headers that describe one hop and are never forwarded to Tomcat (Connection, Keep-Alive,
 // Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade, Proxy-Authorization is kept).
 bool is_hop_by_hop(std::string_view name);

@@ -17,4 +17,9 @@ std::vector<std::string_view> session_routes(std::string_view raw_path, std::str
 // The route part of one session id, or empty if it has none (or an invalid one).
 std::string_view route_of(std::string_view session_id);
 
+// True when one Set-Cookie value sets the cookie `cookie_name` to a non-empty value: the member
+// that sent it opened a session (a new one, or a new id for one it had). Clearing the cookie
+// (an empty value, as on logout) is not opening one. Cookie names are case-sensitive.
+bool sets_session_cookie(std::string_view set_cookie_value, std::string_view cookie_name);
+
 }  // namespace idmb::route

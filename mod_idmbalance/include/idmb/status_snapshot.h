@@ -39,10 +39,11 @@ struct MemberStatus {
   std::int64_t last_error_ms = 0;   // 0: never
   std::int64_t secret_refused_ms = 0;  // since when its answers look like a refused AJP secret; 0: not
   std::string last_error;           // error_class_name of the last error, "" if none
-  std::int64_t last_sticky_ms = 0;  // 0: never
+  std::int64_t last_sticky_ms = 0;  // last answer to a live session there; 0: never
   std::int64_t last_probe_ms = 0;   // 0: not probed yet
   bool last_probe_ok = false;       // the result of that probe
-  // Disabled, nothing in flight, and no sticky request for the quiet time: safe to take down.
+  // Disabled, nothing in flight, and no live session used it for the quiet time: safe to take
+  // down.
   bool drained = false;
 };
 
@@ -104,7 +105,8 @@ struct SnapshotInfo {
 Snapshot take_snapshot(const std::vector<BalancerSource>& sources, std::int64_t now_ms,
                        std::uint64_t drain_quiet_ms, const SnapshotInfo& info = {});
 
-// The drain rule on its own: disabled, busy <= 0 and no sticky hit for `drain_quiet_ms`.
+// The drain rule on its own: disabled, busy <= 0 and no live session's request answered for
+// `drain_quiet_ms` (Balancer::note_live_session).
 bool is_drained(std::string_view activation, std::int64_t busy, std::int64_t last_sticky_ms,
                 std::int64_t now_ms, std::uint64_t drain_quiet_ms);
 

@@ -76,7 +76,7 @@ struct alignas(64) MemberSlot {
   std::atomic<std::uint64_t> bytes_out;    // request body bytes sent to the member
   std::atomic<std::uint64_t> bytes_in;     // response body bytes received from it
   std::atomic<std::uint64_t> sticky_hits;  // requests routed by their session route
-  std::atomic<std::int64_t> last_sticky_ms;
+  std::atomic<std::int64_t> last_sticky_ms;  // last answer to a live session (the drain clock)
 };
 
 struct alignas(64) TableHeader {

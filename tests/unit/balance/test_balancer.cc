@@ -489,6 +489,8 @@ TEST_CASE("start and finish account for one request", "[balance]") {
   CHECK(s.busy == 1);
   CHECK(s.requests == 1);
   CHECK(s.sticky_hits == 1);
+  CHECK(s.last_sticky_ms == 0);  // stamped once the answer shows the session is live
+  rig.balancer->note_live_session(1);
   CHECK(s.last_sticky_ms == 5000);
   const std::uint64_t after_start = s.lb_value;
   if (method == Method::P2C) CHECK(after_start == 0);

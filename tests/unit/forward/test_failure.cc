@@ -24,6 +24,7 @@ TEST_CASE("Outcomes map to error classes; client faults never blame a member", "
       {Outcome::ClientAborted, ErrorClass::Client, false},
       {Outcome::RequestTooLarge, ErrorClass::Client, false},
       {Outcome::ClientBodyTooLarge, ErrorClass::Client, false},
+      {Outcome::NewSessionRefused, ErrorClass::Client, false},
       {Outcome::Ok, ErrorClass::Client, false},
   };
   for (const auto& row : rows) {
@@ -70,6 +71,11 @@ TEST_CASE("Retry decisions by failure class and method", "[failure]") {
     r.response_started = true;
     CHECK_FALSE(failure::may_retry(r, "GET"));
   }
+  SECTION("a refused new session goes elsewhere: the exchange refuses only replayable requests") {
+    r.outcome = Outcome::NewSessionRefused;
+    r.request_sent = true;
+    CHECK(failure::may_retry(r, "GET"));
+  }
   SECTION("client faults are not retried") {
     r.outcome = Outcome::ClientBodyError;
     CHECK_FALSE(failure::may_retry(r, "GET"));
@@ -88,4 +94,13 @@ TEST_CASE("403 with the connection closed looks like a refused AJP secret", "[fa
   r.status = 403;
   r.outcome = Outcome::BackendClosed;
   CHECK_FALSE(failure::looks_like_secret_refusal(r));
+}
+
+TEST_CASE("Only idempotent requests without a body may run on a second member", "[failure]") {
+  CHECK(failure::replayable("GET", false));
+  CHECK(failure::replayable("HEAD", false));
+  CHECK(failure::replayable("DELETE", false));
+  CHECK_FALSE(failure::replayable("PUT", true));
+  CHECK_FALSE(failure::replayable("POST", false));
+  CHECK_FALSE(failure::replayable("get", false));  // methods are case-sensitive
 }

@@ -354,3 +354,44 @@ TEST_CASE("Tomcat's Content-Length is passed on checked, and enforced", "[forwar
     CHECK(client.content_length == std::optional<std::uint64_t>(5));
   }
 }
+
+TEST_CASE("A response that opens a session is flagged, and refused before the client sees it when asked", "[forward]") {
+  const Bytes reply = concat({send_headers(200, {{"Set-Cookie", "JSESSIONID=NEW.t2; Path=/app"}}), body_chunk("hi"),
+                              end_response(true)});
+  std::vector<std::uint8_t> packet(8192);
+  forward::ExchangeOptions options;
+  options.session_cookie = "JSESSIONID";
+
+  SECTION("flagged, passed on") {
+    FakeBackend backend;
+    backend.reply_after_write(0, reply);
+    FakeClient client;
+    auto result = forward::exchange(simple_request(), {}, options, packet, backend, client);
+    CHECK(result.outcome == Outcome::Ok);
+    CHECK(result.opened_session);
+    CHECK(client.received == "hi");
+  }
+  SECTION("refused: nothing reaches the client, the connection is not reused") {
+    options.refuse_new_session = true;
+    FakeBackend backend;
+    backend.reply_after_write(0, reply);
+    FakeClient client;
+    auto result = forward::exchange(simple_request(), {}, options, packet, backend, client);
+    CHECK(result.outcome == Outcome::NewSessionRefused);
+    CHECK(result.opened_session);
+    CHECK_FALSE(result.reuse_connection);
+    CHECK_FALSE(result.response_started);
+    CHECK(client.status == 0);
+    CHECK(client.headers.empty());
+    CHECK(client.received.empty());
+  }
+  SECTION("another cookie, or none asked for: not a session") {
+    FakeBackend backend;
+    backend.reply_after_write(0, concat({send_headers(200, {{"Set-Cookie", "theme=dark"}}), end_response(true)}));
+    FakeClient client;
+    options.refuse_new_session = true;
+    auto result = forward::exchange(simple_request(), {}, options, packet, backend, client);
+    CHECK(result.outcome == Outcome::Ok);
+    CHECK_FALSE(result.opened_session);
+  }
+}

@@ -11,6 +11,7 @@
 
 using idmb::route::route_of;
 using idmb::route::session_routes;
+using idmb::route::sets_session_cookie;
 
 namespace {
 
@@ -215,4 +216,18 @@ TEST_CASE("session_routes: very long and hostile inputs stay linear", "[route]")
     }
     CHECK(Routes(found.begin(), found.end()) == c.expected);
   }
+}
+
+TEST_CASE("sets_session_cookie: a non-empty value of that cookie opens a session", "[route]") {
+  CHECK(sets_session_cookie("JSESSIONID=ABC.tc2; Path=/app; HttpOnly", "JSESSIONID"));
+  CHECK(sets_session_cookie("JSESSIONID=ABC", "JSESSIONID"));
+  CHECK(sets_session_cookie(" JSESSIONID = \"ABC.t1\" ;Secure", "JSESSIONID"));
+  CHECK_FALSE(sets_session_cookie("JSESSIONID=; Max-Age=0; Path=/app", "JSESSIONID"));  // cleared
+  CHECK_FALSE(sets_session_cookie("JSESSIONID=\"\"", "JSESSIONID"));
+  CHECK_FALSE(sets_session_cookie("jsessionid=ABC.t1", "JSESSIONID"));  // names are case-sensitive
+  CHECK_FALSE(sets_session_cookie("OTHER=1; JSESSIONID=ABC.t1", "JSESSIONID"));  // an attribute, not the pair
+  CHECK_FALSE(sets_session_cookie("XJSESSIONID=ABC.t1", "JSESSIONID"));
+  CHECK_FALSE(sets_session_cookie("JSESSIONID", "JSESSIONID"));
+  CHECK_FALSE(sets_session_cookie("JSESSIONID=ABC.t1", ""));
+  CHECK_FALSE(sets_session_cookie("", "JSESSIONID"));
 }
