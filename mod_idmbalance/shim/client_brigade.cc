@@ -26,9 +26,13 @@ void ClientBrigade::forget_response() {
 }
 
 forward::IoStatus ClientBrigade::prefetch_body(std::size_t limit) {
-  prefetched_.resize(limit);
+  // Grown as bytes arrive: a large IdmRequestBodyBuffer costs memory only for large bodies.
+  constexpr std::size_t kStep = 64 * 1024;
   std::size_t have = 0;
   while (have < limit) {
+    if (prefetched_.size() == have) {
+      prefetched_.resize(have + std::min(kStep, limit - have));
+    }
     Read read = read_from_filters(std::span<std::uint8_t>(prefetched_).subspan(have));
     if (read.status != forward::IoStatus::Ok) {
       prefetched_.clear();

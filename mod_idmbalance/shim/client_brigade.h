@@ -18,8 +18,9 @@ class ClientBrigade final : public forward::ClientSide {
   explicit ClientBrigade(request_rec* r);
   Read read_body(std::span<std::uint8_t> out) override;
   // Reads the start of the request body (up to `limit` bytes, or all of a shorter body)
-  // before a member is chosen, so that a client which sends a head and then stalls holds no
-  // max= place and no Tomcat thread. read_body hands these bytes out first.
+  // before a member is chosen, so that a client which sends a head and then stalls, or uploads
+  // slowly (IdmRequestBodyBuffer), holds no max= place and no Tomcat thread meanwhile.
+  // read_body hands these bytes out first.
   forward::IoStatus prefetch_body(std::size_t limit);
   bool send_headers(const ajp::SendHeaders& headers, std::optional<std::uint64_t> content_length) override;
   bool send_body(std::span<const std::uint8_t> data) override;

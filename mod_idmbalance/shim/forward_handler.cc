@@ -193,8 +193,9 @@ int forward_request(request_rec* r, Runtime& runtime, BalancerRuntime& balancer)
   auto* packet = static_cast<std::uint8_t*>(apr_palloc(r->pool, cfg.packet_size));
   ClientBrigade client(r);
   if (mapped.body.kind != forward::BodyPlan::Kind::None) {
-    // The first body packet in hand before any place, connection or Tomcat thread is taken.
-    std::size_t first = ajp::max_request_body_chunk(cfg.packet_size);
+    // The first body packet (or IdmRequestBodyBuffer bytes) in hand before any place,
+    // connection or Tomcat thread is taken.
+    std::size_t first = std::max<std::size_t>(ajp::max_request_body_chunk(cfg.packet_size), cfg.request_body_buffer);
     if (mapped.body.kind == forward::BodyPlan::Kind::Length) {
       first = static_cast<std::size_t>(std::min<std::uint64_t>(first, mapped.body.length));
     }

@@ -177,6 +177,8 @@ const command_rec directives[] = {
                  "IdmHealthCheck [interval=D] [healthy_interval=D|off] [rise=N] [fall=N]: CPING probes"),
     IDMB_SETTING("IdmQueueTimeout",
                  "IdmQueueTimeout DURATION: how long a request waits for a member below its max= limit"),
+    IDMB_SETTING("IdmRequestBodyBuffer",
+                 "IdmRequestBodyBuffer SIZE: request body read before a member is chosen (64k, 1m); 0 = one packet"),
     IDMB_SETTING("IdmSlowStart", "IdmSlowStart DURATION: ramp-up after recovery or re-activation; 0 = off"),
     IDMB_SETTING("IdmPanicThreshold",
                  "IdmPanicThreshold PERCENT: below this share of usable members, use them all; 0 = never"),

@@ -2,6 +2,8 @@
 //   parse_duration_ms / parse_duration_or_zero_ms: equal to a reference (digits, then "",
 //     "s", "ms" or "m" in any case; the product fits 32 bits; zero only for the _or_zero one);
 //     an accepted value written as "<n>ms" parses back to itself.
+//   parse_byte_size: equal to a reference (digits, then "", "k" or "m" in any case; at most
+//     IdmRequestBodyBuffer's bound).
 //   parse_member: what it accepts is in range (name, route, host, port, factor, max, domain,
 //     redirect, secret); written back as arguments it parses to the same member; the order of
 //     the options and the case of their keys do not matter; the secret is never in an error.
@@ -11,7 +13,7 @@
 //   validate: equal to a reference of its documented checks.
 //
 // Input: 0x1F-separated fields; control[0] % 4 picks the mode:
-//   0  every further field is a duration
+//   0  every further field is a duration and a size
 //   1  the further fields are IdmMember's arguments
 //   2  field 1 is a directive (or "\x1D" K: the K-th known one, case from the next bytes),
 //      the rest its arguments
@@ -37,10 +39,10 @@ using Args = std::vector<std::string_view>;
 
 namespace {
 
-constexpr std::array<std::string_view, 14> kDirectives = {
+constexpr std::array<std::string_view, 15> kDirectives = {
     "IdmSticky",      "IdmMethod",      "IdmSecret",      "IdmConnectTimeout", "IdmPingTimeout",
     "IdmReplyTimeout", "IdmPingAfterIdle", "IdmPoolIdleTimeout", "IdmPoolSize", "IdmPacketSize",
-    "IdmHealthCheck", "IdmQueueTimeout", "IdmSlowStart",   "IdmPanicThreshold"};
+    "IdmHealthCheck", "IdmQueueTimeout", "IdmSlowStart",   "IdmPanicThreshold", "IdmRequestBodyBuffer"};
 
 std::string show_args(const Args& args) {
   std::string out;
@@ -105,6 +107,35 @@ void check_duration(std::string_view text) {
                            : parse_duration_ms(std::to_string(*got) + "MS");
     FUZZ_CHECK(back.ok() && *back == *got, "round trip of " + std::to_string(*got));
   }
+}
+
+// ---- sizes -------------------------------------------------------------------------------
+
+std::optional<std::uint32_t> ref_byte_size(std::string_view text, std::uint64_t max) {
+  std::size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  const std::string unit = fuzz::lower(text.substr(digits));
+  std::uint64_t scale = 0;
+  if (unit.empty()) scale = 1;
+  if (unit == "k") scale = 1024;
+  if (unit == "m") scale = 1024 * 1024;
+  if (digits == 0 || scale == 0) return std::nullopt;
+  std::uint64_t value = 0;
+  for (std::size_t i = 0; i < digits; ++i) {
+    value = value * 10 + static_cast<std::uint64_t>(text[i] - '0');
+    if (value > max) return std::nullopt;
+  }
+  if (value * scale > max) return std::nullopt;
+  return static_cast<std::uint32_t>(value * scale);
+}
+
+void check_byte_size(std::string_view text) {
+  const fuzz::Owned t(text);
+  const auto got = parse_byte_size(t.view(), kMaxRequestBodyBuffer);
+  const auto want = ref_byte_size(text, kMaxRequestBodyBuffer);
+  FUZZ_CHECK(got.ok() == want.has_value() && (!got.ok() || *got == *want),
+             show(text) + " -> " + (got.ok() ? std::to_string(*got) : got.error()));
+  FUZZ_CHECK(got.ok() || !got.error().empty());
 }
 
 // ---- members -----------------------------------------------------------------------------
@@ -216,13 +247,14 @@ bool same_balancer(const BalancerConfig& a, const BalancerConfig& b) {
          a.ping_timeout_ms == b.ping_timeout_ms && a.reply_timeout_ms == b.reply_timeout_ms &&
          a.ping_after_idle_ms == b.ping_after_idle_ms && a.pool_idle_timeout_ms == b.pool_idle_timeout_ms &&
          a.pool_max == b.pool_max && a.packet_size == b.packet_size && a.queue_timeout_ms == b.queue_timeout_ms &&
-         same_policy(a.health, b.health);
+         a.request_body_buffer == b.request_body_buffer && same_policy(a.health, b.health);
 }
 
 void check_balancer_ranges(const BalancerConfig& b) {
   FUZZ_CHECK(b.connect_timeout_ms > 0 && b.ping_timeout_ms > 0 && b.reply_timeout_ms > 0 &&
              b.pool_idle_timeout_ms > 0);
   FUZZ_CHECK(b.pool_max <= 4096);
+  FUZZ_CHECK(b.request_body_buffer <= kMaxRequestBodyBuffer);
   FUZZ_CHECK(b.packet_size >= 8192 && b.packet_size <= 65536, std::to_string(b.packet_size));
   FUZZ_CHECK(b.secret.empty() || ref_secret(b.secret));
   if (b.sticky.enabled) {
@@ -317,7 +349,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   switch (fuzz::Fields::byte(control, 0) % 4) {
     case 0:
-      for (std::string_view f : rest) check_duration(f);
+      for (std::string_view f : rest) {
+        check_duration(f);
+        check_byte_size(f);
+      }
       break;
     case 1:
       check_member(rest);

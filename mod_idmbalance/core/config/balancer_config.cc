@@ -241,6 +241,13 @@ Status apply_balancer_directive(BalancerConfig& balancer, std::string_view direc
     // 0: no waiting; a request that finds every member full gets 503 at once.
     return apply_duration(balancer.queue_timeout_ms, "IdmQueueTimeout", args, true);
   }
+  if (is("IdmRequestBodyBuffer")) {
+    if (args.size() != 1) return count_error("IdmRequestBodyBuffer", "one size", args.size());
+    auto size = parse_byte_size(args[0], kMaxRequestBodyBuffer);
+    if (!size) return fail("IdmRequestBodyBuffer: " + size.error());
+    balancer.request_body_buffer = *size;
+    return Ok{};
+  }
   if (is("IdmSlowStart")) {
     // 0 turns it off: a recovered member takes its full share at once.
     return apply_duration(balancer.health.slow_start_ms, "IdmSlowStart", args, true);

@@ -52,6 +52,9 @@ struct BalancerConfig {
   std::uint32_t pool_max = 0;               // IdmPoolSize: 0 = ThreadsPerChild
   std::uint32_t packet_size = 8192;         // IdmPacketSize: must match Tomcat's packetSize
   std::uint32_t queue_timeout_ms = 1000;    // IdmQueueTimeout: wait for a member below its max=
+  // IdmRequestBodyBuffer: request body bytes read from the client before a member is chosen,
+  // so a slow upload of up to this size holds no Tomcat thread. 0: the first packet only.
+  std::uint32_t request_body_buffer = 0;
   health::Policy health;                    // IdmHealthCheck, IdmSlowStart, IdmPanicThreshold
 };
 
@@ -69,6 +72,10 @@ Expected<MemberConfig> parse_member(const std::vector<std::string_view>& args);
 Expected<std::uint32_t> parse_duration_ms(std::string_view text);
 // As parse_duration_ms, but zero ("0", "0s", "0ms") is allowed (IdmPingAfterIdle 0).
 Expected<std::uint32_t> parse_duration_or_zero_ms(std::string_view text);
+
+// Parses a size in bytes: "65536", "64k", "1m" (k = 1024). At most `max`; 0 is allowed.
+Expected<std::uint32_t> parse_byte_size(std::string_view text, std::uint32_t max);
+inline constexpr std::uint32_t kMaxRequestBodyBuffer = 64u * 1024 * 1024;
 
 // Applies one balancer-level directive (e.g. "IdmConnectTimeout", {"3s"}) to `balancer`.
 // Names are case-insensitive; the error names the directive and what is wrong.

@@ -315,3 +315,19 @@ TEST_CASE("advisories: a member without any secret is named once", "[config]") {
   b.secret = "balancer-wide";
   CHECK(idmb::config::advisories(b).empty());
 }
+
+TEST_CASE("IdmRequestBodyBuffer: a size up to 64m, 0 by default", "[config]") {
+  idmb::config::BalancerConfig b;
+  using Args = std::vector<std::string_view>;
+  CHECK(b.request_body_buffer == 0);
+  REQUIRE(idmb::config::apply_balancer_directive(b, "IdmRequestBodyBuffer", Args{"64k"}));
+  CHECK(b.request_body_buffer == 65536);
+  REQUIRE(idmb::config::apply_balancer_directive(b, "IdmRequestBodyBuffer", Args{"64m"}));
+  CHECK(b.request_body_buffer == 64u * 1024 * 1024);
+  auto too_big = idmb::config::apply_balancer_directive(b, "IdmRequestBodyBuffer", Args{"65m"});
+  REQUIRE_FALSE(too_big);
+  CHECK_THAT(too_big.error(), Catch::StartsWith("IdmRequestBodyBuffer: size too large"));
+  CHECK_FALSE(idmb::config::apply_balancer_directive(b, "IdmRequestBodyBuffer", Args{}));
+  CHECK_FALSE(idmb::config::apply_balancer_directive(b, "IdmRequestBodyBuffer", Args{"lots"}));
+  CHECK(b.request_body_buffer == 64u * 1024 * 1024);  // a refused line changes nothing
+}
