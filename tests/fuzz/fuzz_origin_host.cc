@@ -68,10 +68,22 @@ bool ref_same_origin(std::string_view header, std::string_view host) {
   const auto theirs = ref_split(authority);
   const auto ours = ref_split(host);
   if (!theirs || !ours || !fuzz::iequals(theirs->host, ours->host)) return false;
-  if (theirs->port == ours->port) return true;
+  if (theirs->port.empty() && ours->port.empty()) return true;
+  // Ports compare as numbers (080 is 80); a missing one is the scheme's default.
   const std::string_view def = scheme == "http" ? "80" : scheme == "https" ? "443" : "";
-  if (def.empty()) return false;
-  return (theirs->port.empty() && ours->port == def) || (ours->port.empty() && theirs->port == def);
+  const auto number = [def](std::string_view port) -> std::optional<unsigned long> {
+    if (port.empty()) port = def;
+    if (port.empty()) return std::nullopt;
+    unsigned long v = 0;
+    for (char c : port) {
+      v = v * 10 + static_cast<unsigned long>(c - '0');
+      if (v > 65535) return std::nullopt;
+    }
+    return v;
+  };
+  const auto a = number(theirs->port);
+  const auto b = number(ours->port);
+  return a && b && *a == *b;
 }
 
 constexpr std::array<std::string_view, 6> kLocal = {"192.0.2.10", "127.0.0.1", "::1", "2001:db8::1",
@@ -90,7 +102,7 @@ bool ref_host_names_server(std::string_view host_header, std::string_view local)
   std::string_view host = a->host;
   if (host.size() > 2 && host[0] == '[') host = host.substr(1, host.size() - 2);
   if (!host.empty() && host.back() == '.') host.remove_suffix(1);
-  if (fuzz::iequals(host, kServerName) || host == local) return true;
+  if (fuzz::iequals(host, kServerName) || fuzz::iequals(host, local)) return true;
   if (fuzz::iequals(host, "localhost")) return ref_loopback(local);
   for (std::string_view alias : kAliases) {
     if (fuzz::reference_glob(fuzz::lower(alias), fuzz::lower(host))) return true;

@@ -228,11 +228,13 @@ bool same_origin(std::string_view header, std::string_view host_header) {
   const auto ours = split_authority(host_header);
   if (!theirs || !ours) return false;
   if (!ascii::iequals(theirs->host, ours->host)) return false;
-  if (theirs->port == ours->port) return true;
-  // "http://h" and Host "h:80" name the same origin.
+  // "http://h" and Host "h:80" name the same origin; so do "h:080" and "h:80".
   const std::string_view def = default_port(scheme);
-  if (def.empty()) return false;
-  return (theirs->port.empty() && ours->port == def) || (ours->port.empty() && theirs->port == def);
+  const auto port_of = [def](std::string_view port) { return ascii::parse_decimal(port.empty() ? def : port, 65535); };
+  if (theirs->port.empty() && ours->port.empty()) return true;
+  const auto a = port_of(theirs->port);
+  const auto b = port_of(ours->port);
+  return a && b && *a == *b;
 }
 
 namespace {
@@ -256,7 +258,8 @@ bool host_names_server(std::string_view host_header, const ServerNames& names) {
   std::string_view host = authority->host;
   if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
   if (host.ends_with('.')) host.remove_suffix(1);  // "example.org." is the same name
-  if (ascii::iequals(host, names.server_name) || host == names.local_address) return true;
+  // Case-insensitive for the address too: IPv6 hex digits may come in either case.
+  if (ascii::iequals(host, names.server_name) || ascii::iequals(host, names.local_address)) return true;
   if (ascii::iequals(host, "localhost")) return is_loopback_address(names.local_address);
   const std::string lowered = lower(host);
   for (std::string_view alias : names.aliases) {

@@ -192,6 +192,8 @@ TEST_CASE("same_origin", "[status]") {
   CHECK(same_origin("http://example.org", "example.org:80"));           // default ports
   CHECK(same_origin("https://example.org:443/x", "example.org"));
   CHECK(same_origin("http://user:pw@example.org/", "example.org"));
+  CHECK(same_origin("http://example.org:080", "example.org:80"));      // the same port number
+  CHECK(same_origin("http://example.org:0080", "example.org"));
 
   CHECK_FALSE(same_origin("null", "example.org"));                     // sandboxed/opaque origin
   CHECK_FALSE(same_origin("https://evil.example", "example.org"));      // other host
@@ -208,6 +210,7 @@ TEST_CASE("same_origin", "[status]") {
   CHECK_FALSE(same_origin("http://evil.example/@example.org", "example.org"));
   CHECK_FALSE(same_origin("http://[::1]:8080", "[::2]:8080"));
   CHECK_FALSE(same_origin("http://[::1", "[::1]"));
+  CHECK_FALSE(same_origin("http://example.org:99999", "example.org:99999"));  // not a port
 }
 
 TEST_CASE("nonce_matches", "[status]") {

@@ -33,3 +33,10 @@ TEST_CASE("manager Host check: localhost and loopback literals on a loopback con
   CHECK(host_names_server("[::1]:8080", v6));
   CHECK(host_names_server("LOCALHOST", v6));
 }
+
+TEST_CASE("manager Host check: an IPv6 address in either case", "[control][host]") {
+  ServerNames names{"idm.example.org", {}, "2001:db8::a"};
+  CHECK(host_names_server("[2001:db8::a]", names));
+  CHECK(host_names_server("[2001:DB8::A]:8443", names));
+  CHECK_FALSE(host_names_server("[2001:db8::b]", names));
+}
