@@ -10,10 +10,11 @@
 #include "util_filter.h"
 
 #include "idmb/forwarder.h"
+#include "idmb/request_path.h"
 
 namespace idmb::shim {
 
-class ClientBrigade final : public forward::ClientSide {
+class ClientBrigade final : public request::Client {
  public:
   explicit ClientBrigade(request_rec* r);
   Read read_body(std::span<std::uint8_t> out) override;
@@ -21,18 +22,18 @@ class ClientBrigade final : public forward::ClientSide {
   // before a member is chosen, so that a client which sends a head and then stalls, or uploads
   // slowly (IdmRequestBodyBuffer), holds no max= place and no Tomcat thread meanwhile.
   // read_body hands these bytes out first.
-  forward::IoStatus prefetch_body(std::size_t limit);
+  forward::IoStatus prefetch_body(std::size_t limit) override;
   bool send_headers(const ajp::SendHeaders& headers, std::optional<std::uint64_t> content_length) override;
   bool send_body(std::span<const std::uint8_t> data) override;
   bool flush() override;
   // Ends a complete response.
-  void finish();
+  void finish() override;
   // Forgets what a failed attempt recorded (status, headers, content type) while nothing had
   // reached the client yet, so a retry or an error page starts clean.
-  void forget_response();
+  void forget_response() override;
   // Ends a response whose headers went out but whose body broke: the client sees a truncated
   // response and the connection is closed, never a short body that looks whole.
-  void abort_response();
+  void abort_response() override;
 
  private:
   bool pass();

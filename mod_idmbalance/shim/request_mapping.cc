@@ -1,5 +1,6 @@
 #include "request_mapping.h"
 
+#include <algorithm>
 #include <cstring>
 #include <new>
 
@@ -22,37 +23,21 @@ std::optional<std::string_view> opt(const char* s) {
   return std::string_view(s);
 }
 
-// Client framing: chunked, a strict Content-Length, or no body. Anything else is refused
-// here, before a byte goes to Tomcat (request smuggling, CVE-2022-26377 class).
-int plan_body(request_rec* r, forward::BodyPlan& plan, const char** why) {
-  const char* te = apr_table_get(r->headers_in, "Transfer-Encoding");
-  const char* cl = apr_table_get(r->headers_in, "Content-Length");
-  if (te != nullptr) {
-    if (ap_cstr_casecmp(te, "chunked") != 0) {
-      *why = "Transfer-Encoding other than chunked";
-      return HTTP_BAD_REQUEST;
-    }
-    plan.kind = forward::BodyPlan::Kind::Chunked;
-    return OK;
-  }
-  if (cl != nullptr) {
-    auto length = http::parse_content_length(cl);
-    if (!length) {
-      *why = "invalid Content-Length";
-      return HTTP_BAD_REQUEST;
-    }
-    // Refused before Tomcat runs anything; a chunked body is stopped at the limit instead.
-    apr_off_t limit = ap_get_limit_req_body(r);
-    if (limit > 0 && *length > static_cast<std::uint64_t>(limit)) {
-      *why = "Content-Length above LimitRequestBody";
-      return HTTP_REQUEST_ENTITY_TOO_LARGE;
-    }
-    if (*length > 0) {
-      plan.kind = forward::BodyPlan::Kind::Length;
-      plan.length = *length;
+std::optional<std::string_view> opt_header(request_rec* r, const char* name) {
+  const char* value = apr_table_get(r->headers_in, name);
+  return value ? std::optional<std::string_view>(value) : std::nullopt;
+}
+
+// An apr table's entries, in order, as views (into the request pool).
+void append_entries(const apr_table_t* table, std::vector<ajp::Header>& out) {
+  const apr_array_header_t* elts = apr_table_elts(table);
+  const auto* entries = reinterpret_cast<const apr_table_entry_t*>(elts->elts);
+  out.reserve(out.size() + static_cast<std::size_t>(elts->nelts));
+  for (int i = 0; i < elts->nelts; ++i) {
+    if (entries[i].key != nullptr) {
+      out.push_back({entries[i].key, entries[i].val ? entries[i].val : ""});
     }
   }
-  return OK;
 }
 
 void add_ssl_attributes(request_rec* r, ajp::ForwardRequest& fr) {
@@ -129,18 +114,6 @@ std::string_view raw_target_path(const char* unparsed_uri) {
 
 namespace {
 
-// Did the client send this field with this value? (Its Connection header listed it.)
-bool as_client_sent(const apr_table_t* client_listed, const char* name, const char* value) {
-  const apr_array_header_t* elts = apr_table_elts(client_listed);
-  const auto* entries = reinterpret_cast<const apr_table_entry_t*>(elts->elts);
-  for (int i = 0; i < elts->nelts; ++i) {
-    if (ap_cstr_casecmp(entries[i].key, name) == 0 && std::strcmp(entries[i].val, value) == 0) {
-      return true;
-    }
-  }
-  return false;
-}
-
 bool contains_encoded_semicolon(std::string_view raw) {
   for (std::size_t at = raw.find('%'); at != std::string_view::npos && at + 2 < raw.size();
        at = raw.find('%', at + 1)) {
@@ -172,19 +145,18 @@ const char* path_to_forward(request_rec* r) {
 
 }  // namespace
 
-int map_request(request_rec* r, MappedRequest& out, const char** why) {
-  ajp::ForwardRequest& fr = out.ajp;
-  if (int status = plan_body(r, out.body, why); status != OK) {
-    return status;
-  }
-  const char* path = path_to_forward(r);
-  if (!is_forwardable_raw_path(path)) {
-    *why = "request path contains bytes that cannot be forwarded";
-    return HTTP_BAD_REQUEST;
-  }
+void map_request(request_rec* r, ajp::ForwardRequest& fr, request::ClientHead& head,
+                 std::vector<ajp::Header>& client_listed) {
+  head.method = r->method;
+  auto* core = static_cast<core_server_config*>(ap_get_core_module_config(r->server->module_config));
+  head.trace_disabled = core->trace_enable == AP_TRACE_DISABLE;
+  head.transfer_encoding = opt_header(r, "Transfer-Encoding");
+  head.content_length = opt_header(r, "Content-Length");
+  head.body_limit = static_cast<std::uint64_t>(std::max<apr_off_t>(ap_get_limit_req_body(r), 0));
+
   fr.method = r->method;
   fr.protocol = r->protocol;
-  fr.uri = path;
+  fr.uri = path_to_forward(r);
   fr.remote_addr = r->useragent_ip;
   fr.server_name = ap_get_server_name(r);
   fr.server_port = static_cast<std::uint16_t>(ap_get_server_port(r));
@@ -194,31 +166,13 @@ int map_request(request_rec* r, MappedRequest& out, const char** why) {
   fr.auth_type = opt(r->ap_auth_type);
 
   // The Connection header as the client sent it, and the fields it listed (see RequestState).
-  const RequestState* state = request_state(r);
-  const apr_table_t* listed = state != nullptr ? state->client_listed : nullptr;
-  const char* connection = state != nullptr ? state->client_connection : nullptr;
-  const apr_array_header_t* elts = apr_table_elts(r->headers_in);
-  const auto* entries = reinterpret_cast<const apr_table_entry_t*>(elts->elts);
-  fr.headers.reserve(static_cast<std::size_t>(elts->nelts));
-  for (int i = 0; i < elts->nelts; ++i) {
-    const char* name = entries[i].key;
-    const char* value = entries[i].val ? entries[i].val : "";
-    // Content-Length is never copied: Tomcat's framing must be exactly the body plan's (a
-    // client naming it in Connection must not make the two disagree: request smuggling).
-    if (name == nullptr || http::is_content_length(name) || http::is_hop_by_hop(name)) {
-      continue;
-    }
-    if (connection != nullptr && http::drop_listed_field(connection, name, as_client_sent(listed, name, value))) {
-      continue;
-    }
-    fr.headers.push_back({name, value});
+  if (const RequestState* state = request_state(r); state != nullptr && state->client_connection != nullptr) {
+    head.client_connection = state->client_connection;
+    append_entries(state->client_listed, client_listed);
+    head.client_listed = client_listed;
   }
-  if (out.body.kind == forward::BodyPlan::Kind::Length) {
-    fr.headers.push_back({"Content-Length", apr_off_t_toa(r->pool, static_cast<apr_off_t>(out.body.length))});
-  } else if (out.body.kind == forward::BodyPlan::Kind::None &&
-             apr_table_get(r->headers_in, "Content-Length") != nullptr) {
-    fr.headers.push_back({"Content-Length", "0"});  // an explicit empty body stays explicit
-  }
+  // Every header; request::prepare keeps those Tomcat may see.
+  append_entries(r->headers_in, fr.headers);
 
   if (fr.is_ssl) {
     add_ssl_attributes(r, fr);
@@ -226,7 +180,6 @@ int map_request(request_rec* r, MappedRequest& out, const char** why) {
   fr.request_attributes.push_back(
       {"AJP_REMOTE_PORT", apr_itoa(r->pool, r->useragent_addr ? r->useragent_addr->port : 0)});
   fr.request_attributes.push_back({"AJP_LOCAL_ADDR", r->connection->local_ip});
-  return OK;
 }
 
 }  // namespace idmb::shim

@@ -1,10 +1,12 @@
-// request_rec -> ajp::ForwardRequest: what Tomcat learns about the client request.
+// request_rec -> ajp::ForwardRequest and request::ClientHead: what Tomcat learns about the
+// client request, and what the core checks before forwarding it.
 #pragma once
 
 #include "httpd.h"
 
 #include "idmb/ajp_codec.h"
 #include "idmb/forwarder.h"
+#include "idmb/request_path.h"
 
 namespace idmb::shim {
 
@@ -26,16 +28,13 @@ RequestState& request_state_make(request_rec* r);
 // header (run first in post_read_request): only those may be dropped as hop-by-hop.
 void note_client_connection_fields(request_rec* r);
 
-struct MappedRequest {
-  ajp::ForwardRequest ajp;
-  forward::BodyPlan body;
-};
-
 // The path of the request target as the client sent it (still %-encoded, without query).
 std::string_view raw_target_path(const char* unparsed_uri);
 
-// Fills `out` from the request. Returns an HTTP status (400) and sets `why` if the client
-// request cannot be forwarded safely; OK otherwise. String views point into r->pool.
-int map_request(request_rec* r, MappedRequest& out, const char** why);
+// What Tomcat is to learn about the request, and what request::prepare needs to check it.
+// `fr` gets every request header (prepare filters them); views point into r->pool, and
+// head.client_listed into `client_listed`.
+void map_request(request_rec* r, ajp::ForwardRequest& fr, request::ClientHead& head,
+                 std::vector<ajp::Header>& client_listed);
 
 }  // namespace idmb::shim
