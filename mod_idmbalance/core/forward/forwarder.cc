@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <string>
+#include <variant>
 
 #include "idmb/http_rules.h"
 #include "idmb/session_route.h"
@@ -71,8 +72,8 @@ class Exchange {
   }
 
  private:
+  // Relays Tomcat's packets until END_RESPONSE or a failure; result_ tells which.
   Result relay_response() {
-    bool headers_seen = false;
     for (;;) {
       auto payload = read_packet();
       if (!payload) {
@@ -82,70 +83,82 @@ class Exchange {
       if (!message) {
         return finish(Outcome::ProtocolError, message.error());
       }
-      if (auto* h = std::get_if<ajp::SendHeaders>(&*message)) {
-        if (headers_seen) {
-          return finish(Outcome::ProtocolError, "second SEND_HEADERS");
-        }
-        if (auto head = ajp::check_response_head(*h); !head) {
-          return finish(Outcome::InvalidResponse, head.error());
-        }
-        if (!http::is_final_status(h->status)) {
-          return finish(Outcome::InvalidResponse, "status " + std::to_string(h->status) + " is not a final response");
-        }
-        headers_seen = true;
-        result_.status = h->status;
-        discard_body_ = options_.head_request || http::status_has_no_body(h->status);
-        auto declared = declared_length(*h);
-        if (!declared) {
-          return finish(Outcome::InvalidResponse, declared.error());
-        }
-        if (!http::status_has_no_body(h->status)) {
-          declared_length_ = *declared;
-        }
-        result_.opened_session = opens_session(*h);
-        if (result_.opened_session && options_.refuse_new_session) {
-          return finish(Outcome::NewSessionRefused, "the response opens a new " +
-                                                        std::string(options_.session_cookie) + " session");
-        }
-        // The client sees nothing yet: headers leave with the first body bytes or the end.
-        if (!client_.send_headers(*h, declared_length_)) {
-          return finish(Outcome::ClientAborted, "client gone while sending headers");
-        }
-      } else if (auto* c = std::get_if<ajp::BodyChunk>(&*message)) {
-        if (!headers_seen) {
-          return finish(Outcome::ProtocolError, "body chunk before SEND_HEADERS");
-        }
-        result_.bytes_from_backend += c->data.size();
-        if (!discard_body_ && declared_length_ && result_.bytes_from_backend > *declared_length_) {
-          return finish(Outcome::InvalidResponse, "response body longer than its Content-Length");
-        }
-        if (discard_body_ && !c->data.empty()) {
-          continue;
-        }
-        result_.response_started = true;
-        bool client_ok = c->data.empty() ? client_.flush() : client_.send_body(c->data);
-        if (!client_ok) {
-          return finish(Outcome::ClientAborted, "client gone while sending body");
-        }
-      } else if (auto* g = std::get_if<ajp::GetBodyChunk>(&*message)) {
-        std::size_t wanted = std::min<std::size_t>(g->requested, ajp::max_request_body_chunk(options_.packet_size));
-        if (!send_body_packet(wanted)) {
-          return result_;
-        }
-      } else if (auto* e = std::get_if<ajp::EndResponse>(&*message)) {
-        if (!headers_seen) {
-          return finish(Outcome::ProtocolError, "END_RESPONSE before SEND_HEADERS");
-        }
-        if (!discard_body_ && declared_length_ && result_.bytes_from_backend != *declared_length_) {
-          return finish(Outcome::InvalidResponse, "response body shorter than its Content-Length");
-        }
-        result_.outcome = Outcome::Ok;
-        result_.reuse_connection = e->reuse;
+      if (!std::visit([this](const auto& m) { return on(m); }, *message)) {
         return result_;
-      } else {
-        return finish(Outcome::ProtocolError, "unexpected CPONG during a request");
       }
     }
+  }
+
+  // Each returns true to read on, false once result_ is final.
+  bool on(const ajp::SendHeaders& h) {
+    if (headers_seen_) {
+      return stop(Outcome::ProtocolError, "second SEND_HEADERS");
+    }
+    if (auto head = ajp::check_response_head(h); !head) {
+      return stop(Outcome::InvalidResponse, head.error());
+    }
+    if (!http::is_final_status(h.status)) {
+      return stop(Outcome::InvalidResponse, "status " + std::to_string(h.status) + " is not a final response");
+    }
+    headers_seen_ = true;
+    result_.status = h.status;
+    discard_body_ = options_.head_request || http::status_has_no_body(h.status);
+    auto declared = declared_length(h);
+    if (!declared) {
+      return stop(Outcome::InvalidResponse, declared.error());
+    }
+    if (!http::status_has_no_body(h.status)) {
+      declared_length_ = *declared;
+    }
+    result_.opened_session = opens_session(h);
+    if (result_.opened_session && options_.refuse_new_session) {
+      return stop(Outcome::NewSessionRefused,
+                  "the response opens a new " + std::string(options_.session_cookie) + " session");
+    }
+    // The client sees nothing yet: headers leave with the first body bytes or the end.
+    if (!client_.send_headers(h, declared_length_)) {
+      return stop(Outcome::ClientAborted, "client gone while sending headers");
+    }
+    return true;
+  }
+
+  bool on(const ajp::BodyChunk& c) {
+    if (!headers_seen_) {
+      return stop(Outcome::ProtocolError, "body chunk before SEND_HEADERS");
+    }
+    result_.bytes_from_backend += c.data.size();
+    if (!discard_body_ && declared_length_ && result_.bytes_from_backend > *declared_length_) {
+      return stop(Outcome::InvalidResponse, "response body longer than its Content-Length");
+    }
+    if (discard_body_ && !c.data.empty()) {
+      return true;
+    }
+    result_.response_started = true;
+    const bool client_ok = c.data.empty() ? client_.flush() : client_.send_body(c.data);
+    return client_ok || stop(Outcome::ClientAborted, "client gone while sending body");
+  }
+
+  bool on(const ajp::GetBodyChunk& g) {
+    return send_body_packet(std::min<std::size_t>(g.requested, ajp::max_request_body_chunk(options_.packet_size)));
+  }
+
+  bool on(const ajp::EndResponse& e) {
+    if (!headers_seen_) {
+      return stop(Outcome::ProtocolError, "END_RESPONSE before SEND_HEADERS");
+    }
+    if (!discard_body_ && declared_length_ && result_.bytes_from_backend != *declared_length_) {
+      return stop(Outcome::InvalidResponse, "response body shorter than its Content-Length");
+    }
+    result_.outcome = Outcome::Ok;
+    result_.reuse_connection = e.reuse;
+    return false;
+  }
+
+  bool on(const ajp::Cpong&) { return stop(Outcome::ProtocolError, "unexpected CPONG during a request"); }
+
+  bool stop(Outcome outcome, std::string detail) {
+    finish(outcome, std::move(detail));
+    return false;
   }
 
   // Tomcat's Content-Length, if it sent one: digits only, repeated copies must agree.
@@ -261,6 +274,7 @@ class Exchange {
   ClientSide& client_;
   std::uint64_t body_remaining_;
   bool body_done_;
+  bool headers_seen_ = false;
   bool discard_body_ = false;
   std::optional<std::uint64_t> declared_length_;
   Result result_;
