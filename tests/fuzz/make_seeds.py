@@ -140,6 +140,17 @@ uri_mount = {
     "glob": b"/abc/x/y/z",
 }
 
+# control: flags, LimitRequestBody (u16), sent-as-is bits; then method, TE, CL, Connection, pairs.
+request_prepare = {
+    "get": fields(b"\x00\x00\x00\x00", "GET", "", "", "", "Host", "h", "Cookie", "a=1"),
+    "post-length": fields(b"\x02\x03\xe8\x00", "POST", "", "12", "", "Host", "h", "Content-Length", "12"),
+    "chunked": fields(b"\x01\x00\x00\x00", "PUT", "Chunked", "", "", "Transfer-Encoding", "Chunked", "TE", "x"),
+    "listed": fields(b"\x0a\x00\x00\x05", "GET", "", "0", "close, X-A, Host", "X-A", "1", "Host", "h", "X-A", "2",
+                     "Connection", "close, X-A, Host"),
+    "trace-off": fields(b"\x04\x00\x00\x00", "TRACE", "", "", "", "Host", "h"),
+    "too-large": fields(b"\x02\x00\x10\x00", "POST", "", "17", "", "Host", "h"),
+}
+
 http_rules = {
     "numbers": fields("18446744073709551615", "Content-Length", "close, X-Foo", "keep-alive, Upgrade"),
     "overflow": fields("18446744073709551616", "x-foo", " \tx-foo \t", "a,,b"),
@@ -182,6 +193,7 @@ CORPORA = {
     "fuzz_session_route": session_route,
     "fuzz_uri_mount": uri_mount,
     "fuzz_http_rules": http_rules,
+    "fuzz_request_prepare": request_prepare,
     "fuzz_manager_form": manager_form,
     "fuzz_origin_host": origin_host,
     "fuzz_config": config,
