@@ -1,168 +1,427 @@
 #!/usr/bin/env python3
-"""Throughput of small GETs through mod_idmbalance beside mod_proxy_ajp and mod_jk.
+"""mod_idmbalance against mod_jk, mod_proxy_ajp and httpd's own static-file ceiling.
 
-One Tomcat 10 (tests/integration/stack.py's Tomcat and test webapp) and ONE apache2 (event
-MPM, private ServerRoot, 127.0.0.1 only) with three vhosts that forward /app/* to the same
-Tomcat AJP connector:
+Starts on 127.0.0.1 only: the instant AJP backend (tests/bench/instant_ajp.cc: answers every
+FORWARD_REQUEST at once), two real Tomcats (tests/integration/stack.py), and four apache2
+instances with identical MPM settings (event, fixed 2 children), keep-alive and sticky
+sessions:
 
-    port A  mod_idmbalance   <IdmBalancer app> IdmMember t1 ajp://... secret=S + IdmMount
-    port B  mod_proxy_ajp    ProxyPass /app/ ajp://127.0.0.1:P/app/ secret=S
-    port C  mod_jk           ajp13 worker t1 (worker.t1.secret=S), JkMount /app/* t1
+    idmbalance  <IdmBalancer inst|tc> + IdmMount          /inst/* -> instant, /app/* -> Tomcats
+    jk          mod_jk lb workers inst|tc + JkMount        (Debian's libapache2-mod-jk)
+    proxy_ajp   mod_proxy_ajp + mod_proxy_balancer, stickysession=JSESSIONID|jsessionid
+    static      httpd serving /static/small.bin (100 B) and /static/100k.bin: the ceiling
 
-Each front end is checked (200 + exact body), warmed up, then measured with wrk in
-interleaved rounds (the order rotates every round). The machine is shared and noisy: the
-figures to quote are the RATIOS measured in the same run, not the absolute req/s.
+Each front end has backend ports of its own (the instant backend listens on two ports per front
+end, each Tomcat has one AJP connector per front end), so backend connections are counted per
+front end. Scenarios, interleaved over rounds with the front-end order rotating:
 
-    python3 bench/run_bench.py [--rounds 3] [--seconds 10] [--quick]
+    instant  GET 100 B at concurrency 1, 8, 32, 128, 512     (all four; the sweep)
+    instant  GET 100 KB, POST 64 KB, sticky GET (cookie)      at --conns (default 32)
+    tomcat   GET 100 B, GET 100 KB, POST 64 KB, sticky GET    at concurrency 1
 
-Results: a table per round, medians, ratios; JSON in bench/results/<timestamp>.json.
-Exit status 1 if an mod_idmbalance run saw any error (non-2xx/3xx, socket error, bad body).
-Stdlib only; needs wrk, apache2, libapache2-mod-jk, tomcat10 and a JDK.
+Per run: req/s, p50/p99/p99.9 latency (wrk), errors (wrk non-2xx/3xx and socket errors, new
+error-log lines), httpd CPU per request, peak RSS per httpd child, backend connections opened,
+held (peak open during the run) and left idle after it, and the CPU of the backend, wrk and
+everything else on the machine. Then instructions per small GET under callgrind (httpd -X,
+instant backend) for each front end.
+
+    bench/run_bench.sh [--quick]            (builds build-bench/ first; see bench/README.md)
+    python3 bench/run_bench.py [--rounds 3] [--seconds 3] [--quick] [--no-callgrind]
+
+Output: one table (medians) with mod_idmbalance's ratios against each anchor and the static
+ceiling, the targets, bench/results/<timestamp>.json and .png (throughput and p99 over
+concurrency). The last two lines printed name the JSON and PNG files. Exit status 1 if a
+mod_idmbalance run had an error. Stdlib only; needs wrk, apache2, libapache2-mod-jk, tomcat10,
+a JDK, valgrind and gnuplot.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import http.client
 import json
 import os
 import platform
 import re
+import resource
 import shutil
 import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
+from typing import Dict, List, Optional
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 sys.path.insert(0, str(REPO / "tests" / "integration"))
 import stack  # noqa: E402  (tests/integration/stack.py)
 
-FRONTENDS = ("idmbalance", "proxy_ajp", "jk")
+SETUPS = ("idmbalance", "jk", "proxy_ajp", "static")
+MODULES = SETUPS[:3]
+ANCHORS = ("jk", "proxy_ajp")
+LABEL = {"idmbalance": "mod_idmbalance", "jk": "mod_jk", "proxy_ajp": "mod_proxy_ajp",
+         "static": "static file"}
 SECRET = stack.DEFAULT_SECRET
-SMALL = "/app/binary?n=100"      # 100-byte body, Content-Length set
-STREAM = "/app/stream?mb=1"      # 1 MiB body, streamed (no Content-Length)
-MIB = 1 << 20
+SWEEP = (1, 8, 32, 128, 512)
+SMALL, BIG, POST_BODY = 100, 100 * 1024, 64 * 1024
+INSTANT_ROUTES = ("i1", "i2")
+INSTANT_SESSION = "0123456789ABCDEF0123456789ABCDEF.i2"  # sticky to i2
+DEFAULT_BUILD = REPO / "build-bench"
 
-# wrk prints its own summary; done() adds one exact, machine-readable line.
+
+T0 = time.monotonic()
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.monotonic() - T0:5.0f}s] {msg}", file=sys.stderr, flush=True)
+
+
+def pattern(n: int) -> bytes:
+    """The body every backend sends: 0,1,...,255,0,1,... (the test webapp's /app/binary)."""
+    return (bytes(range(256)) * (n // 256 + 1))[:n]
+
+
+# ---------------------------------------------------------------------------------------------
+# Scenarios
+
+
+@dataclasses.dataclass
+class Scenario:
+    backend: str    # "instant" | "tomcat"
+    kind: str       # "get-small" | "get-100k" | "post-64k" | "sticky"
+    conns: int
+    setups: tuple
+
+    @property
+    def key(self) -> str:
+        return f"{self.backend}/{self.kind}/c{self.conns}"
+
+    @property
+    def title(self) -> str:
+        return {"get-small": "GET 100 B", "get-100k": "GET 100 KB", "post-64k": "POST 64 KB",
+                "sticky": "sticky GET"}[self.kind]
+
+    @property
+    def method(self) -> str:
+        return "POST" if self.kind == "post-64k" else "GET"
+
+    def path(self, setup: str) -> str:
+        if setup == "static":
+            return "/static/100k.bin" if self.kind == "get-100k" else "/static/small.bin"
+        n = BIG if self.kind == "get-100k" else SMALL
+        if self.backend == "instant":
+            return f"/inst/bench?n={n}"
+        return "/app/echo" if self.kind == "post-64k" else f"/app/binary?n={n}"
+
+    def cookie(self, tomcat_session: str) -> Optional[str]:
+        if self.kind != "sticky":
+            return None
+        return "JSESSIONID=" + (INSTANT_SESSION if self.backend == "instant" else tomcat_session)
+
+
+def scenarios(conns: int) -> List[Scenario]:
+    out = [Scenario("instant", "get-small", c, SETUPS) for c in SWEEP]
+    out += [Scenario("instant", "get-100k", conns, SETUPS),
+            Scenario("instant", "post-64k", conns, MODULES),
+            Scenario("instant", "sticky", conns, MODULES)]
+    out += [Scenario("tomcat", k, 1, MODULES) for k in ("get-small", "get-100k", "post-64k", "sticky")]
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# httpd configuration: stack.HttpdConfig, plus what the benchmark needs on top of it
+
+
+class BenchHttpdConfig(stack.HttpdConfig):
+    """stack.HttpdConfig with: a fixed process count (no child churn during a run), mod_jk as a
+    third front end ('jk': its directives come in `extra`), mod_proxy_balancer sticky sessions,
+    and no access log (the same for all four; what is measured is the forwarding).
+    TODO(stack.py): sticky sessions, an access_log switch and fixed_processes belong there."""
+
+    def __init__(self, *a, fixed_threads: int, **kw):
+        super().__init__(*a, **kw)
+        self.fixed_threads = fixed_threads
+
+    def _modules(self) -> List[str]:
+        mods = super()._modules()
+        return mods + ["jk"] if self.frontend == "jk" else mods
+
+    def _mpm_block(self) -> str:
+        t = self.fixed_threads
+        return (f"StartServers 2\nServerLimit 2\nThreadsPerChild {t}\nThreadLimit {t}\n"
+                f"MaxRequestWorkers {2 * t}\nMinSpareThreads 1\nMaxSpareThreads {2 * t}\n"
+                f"MaxConnectionsPerChild 0\n")
+
+    def _render_balancers_proxy(self) -> str:
+        text = super()._render_balancers_proxy()
+        return text.replace("    ProxySet lbmethod=byrequests\n",
+                            "    ProxySet lbmethod=byrequests stickysession=JSESSIONID|jsessionid\n")
+
+    def render(self) -> str:
+        text = super().render()
+        access = f'CustomLog "{self.root}/logs/access.log" idmb\n'
+        if access not in text:
+            raise RuntimeError("stack.HttpdConfig.render() changed: CustomLog line not found")
+        return text.replace(access, "# (no access log: bench/run_bench.py)\n")
+
+
+def jk_workers(tomcat_ports: List[int], instant_ports: List[int]) -> str:
+    lines = ["worker.list=tc,inst"]
+    for lb, names, ports in (("tc", ("t1", "t2"), tomcat_ports), ("inst", INSTANT_ROUTES, instant_ports)):
+        lines += [f"worker.{lb}.type=lb", f"worker.{lb}.balance_workers={','.join(names)}",
+                  f"worker.{lb}.sticky_session=true"]
+        for name, port in zip(names, ports):
+            lines += [f"worker.{name}.type=ajp13", f"worker.{name}.host=127.0.0.1",
+                      f"worker.{name}.port={port}", f"worker.{name}.secret={SECRET}"]
+    return "\n".join(lines) + "\n"
+
+
+def make_httpd(setup: str, workdir: Path, module: Path, port: int, tomcat_ports: List[int],
+               instant_ports: List[int], threads: int, log_level: str) -> stack.Httpd:
+    root = workdir / f"httpd-{setup}"
+    balancers, mounts, extra = [], [], "MaxKeepAliveRequests 0\n"
+    if setup in ("idmbalance", "proxy_ajp"):
+        balancers = [
+            stack.Balancer("tc", [stack.Member(n, p, route=n, secret=SECRET)
+                                  for n, p in zip(("t1", "t2"), tomcat_ports)]),
+            stack.Balancer("inst", [stack.Member(n, p, route=n, secret=SECRET)
+                                    for n, p in zip(INSTANT_ROUTES, instant_ports)]),
+        ]
+        mounts = [stack.Mount("/app/*", "tc"), stack.Mount("/inst/*", "inst")]
+    elif setup == "jk":
+        extra += (f'JkWorkersFile "{root}/conf/workers.properties"\nJkShmFile "{root}/run/jk.shm"\n'
+                  f'JkLogFile "{root}/logs/mod_jk.log"\nJkLogLevel error\n'
+                  "JkMount /app/* tc\nJkMount /inst/* inst\n")
+    cfg = BenchHttpdConfig(root, port, setup, module if setup == "idmbalance" else None,
+                           balancers=balancers, mounts=mounts, extra=extra,
+                           log_level=log_level, fixed_threads=threads)
+    h = stack.Httpd(cfg)
+    h.write()
+    if setup == "jk":
+        (h.root / "conf" / "workers.properties").write_text(jk_workers(tomcat_ports, instant_ports))
+    static = h.root / "htdocs" / "static"
+    stack.mkdirs(static)
+    (static / "small.bin").write_bytes(pattern(SMALL))
+    (static / "100k.bin").write_bytes(pattern(BIG))
+    r = h.configtest()
+    if r.returncode != 0:
+        raise RuntimeError(f"apache2 -t failed for {setup}:\n{r.stdout}{r.stderr}")
+    return h
+
+
+def cached_webapp() -> Dict[str, Path]:
+    """stack.build_webapp() into a cache next to the work dirs, rebuilt when a source changed
+    (javac takes several seconds of a --quick run)."""
+    import hashlib
+    h = hashlib.sha256()
+    for f in sorted(stack.WEBAPP_SRC.rglob("*")):
+        if f.is_file():
+            h.update(str(f.relative_to(stack.WEBAPP_SRC)).encode() + b"\0" + f.read_bytes())
+    cache = stack.run_dir("bench") / "webapp-cache"
+    stamp = cache / "sources.sha256"
+    apps = {name: cache / "webapp" / "webapps" / name for name in ("app", "escaped")}
+    if stamp.is_file() and stamp.read_text() == h.hexdigest() and all(p.is_dir() for p in apps.values()):
+        return apps
+    log("building the test webapp")
+    stack.mkdirs(cache)
+    apps = stack.build_webapp(cache)
+    stamp.write_text(h.hexdigest())
+    return apps
+
+
+# ---------------------------------------------------------------------------------------------
+# The instant backend
+
+
+class Instant:
+    """tests/bench/instant_ajp.cc: one process, two ports (routes i1, i2) per front end."""
+
+    def __init__(self, binary: Path, workdir: Path, threads: int):
+        self.binary, self.dir, self.threads = binary, workdir / "instant", threads
+        self.ports = {s: stack.free_ports(2) for s in MODULES}
+        self.stats_path = self.dir / "stats.json"
+        self.proc: Optional[subprocess.Popen] = None
+        self.seq = -1
+
+    def start(self) -> None:
+        stack.mkdirs(self.dir)
+        cmd = [str(self.binary), "--threads", str(self.threads), "--body", str(SMALL),
+               "--secret", SECRET, "--stats", str(self.stats_path), "--max-seconds", "3600"]
+        for s in MODULES:
+            for port, route in zip(self.ports[s], INSTANT_ROUTES):
+                cmd += ["--listen", f"{port}:{route}"]
+        self.log = open(self.dir / "instant.log", "ab")
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        for ports in self.ports.values():
+            for p in ports:
+                stack.wait_for(lambda: stack.port_open(p) or self.proc.poll() is not None, 10,
+                               0.05, f"instant backend port {p}")
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"instant backend exited: {stack.tail(self.dir / 'instant.log', 20)}")
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def snapshot(self) -> dict:
+        """SIGUSR1: the backend writes its per-port counters (and resets the peaks)."""
+        os.kill(self.proc.pid, signal.SIGUSR1)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                d = json.loads(self.stats_path.read_text())
+                if d["seq"] > self.seq:
+                    self.seq = d["seq"]
+                    return d["ports"]
+            except (OSError, ValueError, KeyError):
+                pass
+            time.sleep(0.01)
+        raise RuntimeError("instant backend did not write its stats")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        if self.proc:
+            self.log.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Measurements
+
+
 WRK_LUA = r"""
+wrk.method = "{method}"
+{body}
+{cookie}
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
-    'WRKJSON {"requests":%d,"duration_us":%d,"bytes":%d,"connect":%d,"read":%d,' ..
+    'WRKJSON {{"requests":%d,"duration_us":%d,"bytes":%d,"connect":%d,"read":%d,' ..
     '"write":%d,"status":%d,"timeout":%d,"lat_mean_us":%.1f,"lat_p50_us":%d,' ..
-    '"lat_p99_us":%d,"lat_max_us":%d}\n',
+    '"lat_p99_us":%d,"lat_p999_us":%d,"lat_max_us":%d}}\n',
     summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write,
     e.status, e.timeout, latency.mean, latency:percentile(50), latency:percentile(99),
-    latency.max))
+    latency:percentile(99.9), latency.max))
 end
 """
 
 
-def log(msg: str) -> None:
-    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+def wrk_script(path: Path, sc: Scenario, tomcat_session: str) -> Path:
+    body = cookie = ""
+    if sc.method == "POST":
+        body = (f'wrk.body = string.rep("x", {POST_BODY})\n'
+                'wrk.headers["Content-Type"] = "application/octet-stream"')
+    c = sc.cookie(tomcat_session)
+    if c:
+        cookie = f'wrk.headers["Cookie"] = "{c}"'
+    path.write_text(WRK_LUA.format(method=sc.method, body=body, cookie=cookie))
+    return path
 
 
-# ---------------------------------------------------------------------------------------------
-# httpd configuration: one server, three vhosts
+def run_wrk(url: str, seconds: int, conns: int, threads: int, lua: Path) -> dict:
+    t = max(1, min(threads, conns))
+    cmd = ["wrk", f"-t{t}", f"-c{conns}", f"-d{seconds}s", "--latency", "--timeout", "10s",
+           "-s", str(lua), url]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
+    m = re.search(r"^WRKJSON (\{.*\})$", r.stdout, re.M)
+    if r.returncode != 0 or not m:
+        raise RuntimeError(f"wrk failed (rc={r.returncode}):\n{r.stdout}\n{r.stderr}")
+    s = json.loads(m.group(1))
+    secs = s["duration_us"] / 1e6
+    return {
+        "rps": s["requests"] / secs, "requests": s["requests"], "mib_per_s": s["bytes"] / 2**20 / secs,
+        "lat_avg_ms": s["lat_mean_us"] / 1000, "lat_p50_ms": s["lat_p50_us"] / 1000,
+        "lat_p99_ms": s["lat_p99_us"] / 1000, "lat_p999_ms": s["lat_p999_us"] / 1000,
+        "lat_max_ms": s["lat_max_us"] / 1000, "non_2xx_3xx": s["status"],
+        "socket_errors": {k: s[k] for k in ("connect", "read", "write", "timeout")},
+        "wrk_errors": s["status"] + s["connect"] + s["read"] + s["write"] + s["timeout"],
+    }
 
 
-def httpd_conf(root: Path, ports: dict, ajp_port: int, module: Path, tpc: int,
-               log_level: str) -> str:
-    mods = ["mpm_event", "authz_core", "mime", "proxy", "proxy_ajp"]
-    loads = "".join(f'LoadModule {m}_module "{stack.APACHE_MODULES}/mod_{m}.so"\n' for m in mods)
-    ajp = f"ajp://127.0.0.1:{ajp_port}"
-    return f"""# Generated by bench/run_bench.py
-ServerRoot "{root}"
-DefaultRuntimeDir "{root}/run"
-PidFile "{root}/run/httpd.pid"
-Mutex file:{root}/run default
-ServerName 127.0.0.1
-Listen 127.0.0.1:{ports['idmbalance']}
-Listen 127.0.0.1:{ports['proxy_ajp']}
-Listen 127.0.0.1:{ports['jk']}
-{loads}LoadModule jk_module "{stack.APACHE_MODULES}/mod_jk.so"
-LoadModule idmbalance_module "{module}"
-User www-data
-Group www-data
-ErrorLog "{root}/logs/error.log"
-LogLevel {log_level}
-TypesConfig /etc/mime.types
-DocumentRoot "{root}/htdocs"
-<Directory />
-    AllowOverride None
-    Require all denied
-</Directory>
-Timeout 30
-KeepAlive On
-KeepAliveTimeout 15
-MaxKeepAliveRequests 0
-# Two children, fixed: no process churn during a run. ThreadsPerChild >= wrk connections.
-StartServers 2
-ServerLimit 2
-ThreadsPerChild {tpc}
-ThreadLimit {tpc}
-MaxRequestWorkers {2 * tpc}
-MinSpareThreads 1
-MaxSpareThreads {2 * tpc}
-MaxConnectionsPerChild 0
-
-JkWorkersFile "{root}/conf/workers.properties"
-JkShmFile "{root}/run/jk.shm"
-JkLogFile "{root}/logs/mod_jk.log"
-JkLogLevel error
-
-<VirtualHost 127.0.0.1:{ports['idmbalance']}>
-    ServerName 127.0.0.1
-    <IdmBalancer app>
-        IdmMember t1 {ajp} secret={SECRET}
-    </IdmBalancer>
-    IdmMount /app/* app
-</VirtualHost>
-
-<VirtualHost 127.0.0.1:{ports['proxy_ajp']}>
-    ServerName 127.0.0.1
-    ProxyPass /app/ {ajp}/app/ secret={SECRET}
-</VirtualHost>
-
-<VirtualHost 127.0.0.1:{ports['jk']}>
-    ServerName 127.0.0.1
-    JkMount /app/* t1
-</VirtualHost>
-"""
+def cpu_seconds(pids) -> float:
+    """User + system CPU time of these processes (all their threads) so far."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / tick
 
 
-def jk_workers(ajp_port: int) -> str:
-    return (f"worker.list=t1\nworker.t1.type=ajp13\nworker.t1.host=127.0.0.1\n"
-            f"worker.t1.port={ajp_port}\nworker.t1.secret={SECRET}\n")
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores spent busy so far (/proc/stat: everything but idle and iowait)."""
+    f = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+    return (sum(f) - f[3] - f[4]) / os.sysconf("SC_CLK_TCK")
 
 
-# ---------------------------------------------------------------------------------------------
-# Checks and measurements
+def children_cpu_seconds() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
-def expected_body(path: str) -> bytes:
-    if path == SMALL:
-        return bytes(range(100))
-    if path == STREAM:
-        return (bytes(range(251)) * (MIB // 251 + 1))[:MIB]
-    raise ValueError(path)
+def reset_peak_rss(pids) -> None:
+    for pid in pids:
+        try:
+            Path(f"/proc/{pid}/clear_refs").write_text("5")  # resets VmHWM to the current RSS
+        except OSError:
+            pass
 
 
-def verify(fe: str, url: str, path: str) -> None:
-    try:
-        with urllib.request.urlopen(url + path, timeout=20) as r:
-            status, body = r.status, r.read()
-    except urllib.error.HTTPError as e:
-        status, body = e.code, e.read()
-    want = expected_body(path)
-    if status != 200 or body != want:
-        raise RuntimeError(f"{fe} {url}{path}: status {status}, {len(body)} bytes "
-                           f"(want 200, {len(want)} bytes{', body differs' if status == 200 else ''})")
+def client_sockets(ports: set) -> Dict[tuple, str]:
+    """{(local port, remote port): state} of the client side of connections to `ports`."""
+    out = {}
+    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(path) as f:
+                next(f)
+                for line in f:
+                    parts = line.split()
+                    rport = int(parts[2].rsplit(":", 1)[1], 16)
+                    if rport in ports:
+                        out[(int(parts[1].rsplit(":", 1)[1], 16), rport)] = parts[3]
+        except OSError:
+            pass
+    return out
+
+
+class SocketSampler(threading.Thread):
+    """Connections from httpd to the Tomcat ports, sampled every 100 ms while a run lasts:
+    peak ESTABLISHED, and how many new ones were opened (a lower bound between samples)."""
+
+    def __init__(self, ports: List[int]):
+        super().__init__(daemon=True)
+        self.ports = set(ports)
+        self.before = set(client_sockets(self.ports))
+        self.seen, self.peak = set(), 0
+        self.stop_event = threading.Event()
+
+    def run(self):
+        while not self.stop_event.is_set():
+            socks = client_sockets(self.ports)
+            self.peak = max(self.peak, sum(1 for s in socks.values() if s == "01"))
+            self.seen |= set(socks) - self.before
+            self.stop_event.wait(0.1)
+
+    def finish(self) -> dict:
+        self.stop_event.set()
+        self.join(5)
+        socks = client_sockets(self.ports)
+        self.seen |= set(socks) - self.before
+        est = sum(1 for s in socks.values() if s == "01")
+        return {"opened": len(self.seen), "held": max(self.peak, est), "idle_after": est}
 
 
 class LogWatch:
@@ -182,95 +441,383 @@ class LogWatch:
         return data.decode("utf-8", "replace").splitlines()
 
 
-def cpu_seconds(pids) -> float:
-    """User + system CPU time of these processes so far (from /proc/PID/stat)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
-    return total / tick
+def fetch(port: int, path: str, method: str = "GET", body: Optional[bytes] = None,
+          cookie: Optional[str] = None, timeout: float = 20) -> tuple:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        headers = {"Cookie": cookie} if cookie else {}
+        if body is not None:
+            headers["Content-Type"] = "application/octet-stream"
+        conn.request(method, path, body=body, headers=headers)
+        r = conn.getresponse()
+        return r.status, dict((k.lower(), v) for k, v in r.getheaders()), r.read()
+    finally:
+        conn.close()
 
 
-def run_wrk(url: str, seconds: float, conns: int, threads: int, lua: Path) -> dict:
-    cmd = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{seconds}s", "--latency", "--timeout", "10s",
-           "-s", str(lua), url]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
-    m = re.search(r"^WRKJSON (\{.*\})$", r.stdout, re.M)
-    if r.returncode != 0 or not m:
-        raise RuntimeError(f"wrk failed (rc={r.returncode}):\n{r.stdout}\n{r.stderr}")
-    s = json.loads(m.group(1))
-    n = max(s["requests"], 1)
-    return {
-        "rps": s["requests"] / (s["duration_us"] / 1e6),
-        "requests": s["requests"],
-        "mib_per_s": s["bytes"] / MIB / (s["duration_us"] / 1e6),
-        "bytes_per_req": s["bytes"] / n,
-        "lat_avg_ms": s["lat_mean_us"] / 1000, "lat_p50_ms": s["lat_p50_us"] / 1000,
-        "lat_p99_ms": s["lat_p99_us"] / 1000, "lat_max_ms": s["lat_max_us"] / 1000,
-        "non_2xx_3xx": s["status"],
-        "socket_errors": {k: s[k] for k in ("connect", "read", "write", "timeout")},
-        "errors": s["status"] + s["connect"] + s["read"] + s["write"] + s["timeout"],
-        "wrk_stdout": r.stdout.replace(m.group(0), "").rstrip(),
-    }
+def verify(sc: Scenario, setup: str, port: int, tomcat_session: str) -> None:
+    """One request as wrk will send it: 200 and the right body (and route, when sticky)."""
+    body = b"x" * POST_BODY if sc.method == "POST" else None
+    status, headers, data = fetch(port, sc.path(setup), sc.method, body, sc.cookie(tomcat_session))
+    where = f"{setup} {sc.key} {sc.path(setup)}"
+    if status != 200:
+        raise RuntimeError(f"{where}: status {status}: {data[:200]!r}")
+    if sc.method == "POST":
+        got = (json.loads(data)["bodyLength"] if sc.backend == "tomcat"
+               else int(headers.get("x-body-length", -1)))
+        if got != POST_BODY:
+            raise RuntimeError(f"{where}: backend saw a {got}-byte body, want {POST_BODY}")
+    else:
+        want = pattern(BIG if sc.kind == "get-100k" else SMALL)
+        if data != want:
+            raise RuntimeError(f"{where}: {len(data)} bytes, want {len(want)} (or content differs)")
+    if sc.kind == "sticky":
+        want_route = INSTANT_SESSION.rsplit(".", 1)[1] if sc.backend == "instant" \
+            else tomcat_session.rsplit(".", 1)[1]
+        if headers.get("x-route") != want_route:
+            raise RuntimeError(f"{where}: served by {headers.get('x-route')}, session is on {want_route}")
 
 
 # ---------------------------------------------------------------------------------------------
-# Reporting
+# Callgrind: instructions per small GET, httpd -X, instant backend
 
 
-def fmt_row(fe: str, r: dict, stream: bool) -> str:
-    size = f"{r['mib_per_s']:9.1f}" if stream else f"{r['bytes_per_req']:9.0f}"
-    return (f"  {fe:<11} {r['rps']:10.1f} {r['lat_avg_ms']:8.2f} {r['lat_p99_ms']:8.2f} "
-            f"{size} {r['httpd_cpu_us_per_req']:12.1f} {r['errors']:7d}"
-            + ("  <-- ERRORS" if r["errors"] else ""))
+MARK_PATH = "/callgrind-mark-404"          # a 404 from httpd itself in every front end
+MARK_FUNCTION = "ap_send_error_response"  # called for that 404 only, never for a 200
 
 
-def header(stream: bool) -> str:
-    return (f"  {'front end':<11} {'req/s':>10} {'avg ms':>8} {'p99 ms':>8} "
-            f"{'MiB/s' if stream else 'B/req':>9} {'httpd us/req':>12} {'errors':>7}")
+def callgrind_functions(dump: Path) -> List[tuple]:
+    """(self Ir, function) of every function in a dump, largest first (callgrind_annotate)."""
+    r = subprocess.run(["callgrind_annotate", "--inclusive=no", "--threshold=100", "--auto=no",
+                        str(dump)], capture_output=True, text=True, timeout=300)
+    out: Dict[str, int] = {}
+    for line in r.stdout.splitlines():
+        m = re.match(r"^\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+(\S.*)$", line)
+        if m and "PROGRAM TOTALS" not in m.group(2) and not m.group(2).startswith("=>"):
+            out[m.group(2)] = out.get(m.group(2), 0) + int(m.group(1).replace(",", ""))
+    return sorted(((v, k) for k, v in out.items()), reverse=True)
 
 
-def summarize(runs: list, kind: str) -> dict:
-    """Medians per front end and idmbalance/other ratios (of medians; per-round ratios too)."""
-    out = {"median": {}, "ratios": {}}
-    by_fe = {fe: [r for r in runs if r["kind"] == kind and r["frontend"] == fe] for fe in FRONTENDS}
-    for fe, rs in by_fe.items():
-        if rs:
-            out["median"][fe] = {k: statistics.median(r[k] for r in rs)
-                                 for k in ("rps", "lat_avg_ms", "lat_p99_ms", "mib_per_s",
-                                               "bytes_per_req", "httpd_cpu_us_per_req")}
-            out["median"][fe]["errors"] = sum(r["errors"] for r in rs)
-    for other in ("proxy_ajp", "jk"):
-        a, b = by_fe["idmbalance"], by_fe[other]
-        if a and b:
-            per_round = [x["rps"] / y["rps"] for x, y in zip(
-                sorted(a, key=lambda r: r["round"]), sorted(b, key=lambda r: r["round"]))]
-            out["ratios"][f"idmbalance/{other}"] = {
-                "rps_ratio_of_medians": out["median"]["idmbalance"]["rps"] / out["median"][other]["rps"],
-                "rps_per_round": per_round,
-                "p99_ratio_of_medians": (out["median"]["idmbalance"]["lat_p99_ms"]
-                                         / max(out["median"][other]["lat_p99_ms"], 1e-9)),
-                "httpd_cpu_per_req_ratio_of_medians": (
-                    out["median"]["idmbalance"]["httpd_cpu_us_per_req"]
-                    / max(out["median"][other]["httpd_cpu_us_per_req"], 1e-9)),
-            }
+def callgrind_one(setup: str, h: stack.Httpd, path: str, warm: int, n: int, outdir: Path) -> dict:
+    """httpd -X under callgrind, one keep-alive connection: `warm` small GETs, a 404, `n` small
+    GETs, a 404. --dump-before on the 404's error-response function writes a dump (and zeroes
+    the counters) at each 404, so the second dump holds exactly the n requests (plus the tail
+    of one 404 and the head of the next, which the mark costs below subtract). httpd runs as
+    www-data from the start: a process that changes its uid can no longer be steered by
+    callgrind_control, and this needs no steering."""
+    out = outdir / f"callgrind.{setup}.out"
+    for old in outdir.glob(f"callgrind.{setup}.out*"):
+        old.unlink()
+    cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", "--dump-instr=no",
+           f"--dump-before={MARK_FUNCTION}", str(stack.APACHE_BIN), "-X", "-d", str(h.root),
+           "-f", str(h.conf_path)]
+    vlog_path = outdir / f"valgrind.{setup}.log"
+    t0 = time.monotonic()
+    with open(vlog_path, "wb") as vlog:
+        p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=vlog, stderr=subprocess.STDOUT,
+                             cwd=str(outdir), user="www-data", group="www-data", extra_groups=[],
+                             start_new_session=True)
+        try:
+            stack.wait_for(lambda: stack.port_open(h.port) or p.poll() is not None, 180, 0.1,
+                           f"httpd -X under callgrind ({setup})")
+            if p.poll() is not None:
+                raise RuntimeError(f"httpd -X under callgrind exited: {stack.tail(vlog_path, 20)}")
+            t1 = time.monotonic()
+            conn = http.client.HTTPConnection("127.0.0.1", h.port, timeout=60)
+
+            def get(req_path: str, status: int) -> None:
+                conn.request("GET", req_path)
+                r = conn.getresponse()
+                body = r.read()
+                if r.status != status or (status == 200 and len(body) != SMALL):
+                    raise RuntimeError(f"callgrind {setup} {req_path}: status {r.status}, {len(body)} bytes")
+            try:
+                for _ in range(warm):
+                    get(path, 200)
+                get(MARK_PATH, 404)            # dump 1: start-up and warm-up
+                t2 = time.monotonic()
+                for _ in range(n):
+                    get(path, 200)
+                get(MARK_PATH, 404)            # dump 2: the n requests
+                t3 = time.monotonic()
+                get(MARK_PATH, 404)            # dump 3: one 404 and nothing else (mark cost)
+            finally:
+                conn.close()
+        finally:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(120)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(10)
+
+    def total(i: int) -> int:
+        f = Path(f"{out}.{i}")
+        m = re.search(r"^(?:summary|totals):\s*(\d+)", f.read_text(errors="replace"), re.M) if f.is_file() else None
+        if not m:
+            raise RuntimeError(f"callgrind {setup}: no dump {f} (see {vlog_path})")
+        return int(m.group(1))
+    window, mark = total(2), total(3)
+    per_request = (window - mark) / n
+    log(f"  {setup}: start {t1 - t0:.1f}s, {warm} warm-up requests {t2 - t1:.1f}s, {n} requests "
+        f"{t3 - t2:.1f}s; {per_request:,.0f} instructions/request")
+    # A dump taken mid-run charges the calls still active (the worker thread's frames: clone,
+    # start_thread, the MPM's worker loop) with everything under them: leave those out.
+    funcs = [(v, f) for v, f in callgrind_functions(Path(f"{out}.2")) if v < 0.5 * window]
+    return {"requests": n, "warm": warm, "ir_window": window, "ir_mark_404": mark,
+            "instructions_per_request": per_request, "seconds": round(time.monotonic() - t0, 1),
+            "top_self_per_request": [{"ir": round(v / n), "function": f} for v, f in funcs[:25]],
+            "dump": f"{out}.2"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Summary, table, targets, chart
+
+
+def median(xs):
+    return statistics.median(xs) if xs else None
+
+
+METRICS = ("rps", "lat_p50_ms", "lat_p99_ms", "lat_p999_ms", "httpd_cpu_us_per_req",
+           "peak_rss_mb", "backend_opened", "backend_held", "backend_idle_after",
+           "backend_cpu_us_per_req", "wrk_cpu_us_per_req", "other_cpu_cores")
+
+
+def summarize(runs: list, scs: List[Scenario]) -> dict:
+    """Medians over rounds per scenario and front end, and mod_idmbalance's ratios. For the sweep
+    the backend connections are round 1's (fresh httpds, c ascending)."""
+    out = {}
+    for sc in scs:
+        row = {}
+        for setup in sc.setups:
+            rs = [r for r in runs if r["scenario"] == sc.key and r["setup"] == setup]
+            if not rs:
+                continue
+            m = {k: median([r[k] for r in rs if r.get(k) is not None]) for k in METRICS}
+            m["errors"] = sum(r["errors"] for r in rs)
+            m["rounds"] = len(rs)
+            if sc.backend == "instant" and sc.kind == "get-small":
+                first = min(rs, key=lambda r: r["round"])
+                m["steady_backend"] = {k: m[k] for k in ("backend_opened", "backend_held", "backend_idle_after")}
+                for k in ("backend_opened", "backend_held", "backend_idle_after"):
+                    m[k] = first[k]
+                m["backend_from"] = f"round {first['round']} (fresh httpd, c ascending)"
+            row[setup] = m
+        ratios = {}
+        idm = row.get("idmbalance")
+        if idm:
+            for other in ("jk", "proxy_ajp", "static"):
+                if other in row and row[other]["rps"]:
+                    ratios[f"rps_x_{other}"] = idm["rps"] / row[other]["rps"]
+                    per_round = []
+                    for rnd in sorted({r["round"] for r in runs if r["scenario"] == sc.key}):
+                        a = [r["rps"] for r in runs if r["scenario"] == sc.key and r["round"] == rnd
+                             and r["setup"] == "idmbalance"]
+                        b = [r["rps"] for r in runs if r["scenario"] == sc.key and r["round"] == rnd
+                             and r["setup"] == other]
+                        if a and b:
+                            per_round.append(round(a[0] / b[0], 3))
+                    ratios[f"rps_x_{other}_per_round"] = per_round
+            anchors = [a for a in ANCHORS if a in row]
+            if anchors:
+                best = max(anchors, key=lambda a: row[a]["rps"])
+                ratios["better_anchor"] = best
+                ratios["rps_x_better_anchor"] = idm["rps"] / row[best]["rps"]
+                for lat in ("lat_p50_ms", "lat_p99_ms", "lat_p999_ms"):
+                    best_lat = min(row[a][lat] for a in anchors)
+                    ratios[f"{lat}_x_better_anchor"] = idm[lat] / max(best_lat, 1e-6)
+                held = row["jk"]["backend_held"] if "jk" in row else None
+                ratios["backend_held_vs_jk"] = [idm["backend_held"], held]
+        out[sc.key] = {"backend": sc.backend, "kind": sc.kind, "title": sc.title,
+                       "conns": sc.conns, "setups": row, "ratios": ratios}
     return out
 
 
-def print_summary(title: str, summ: dict, stream: bool) -> None:
-    print(f"\n== {title}: medians")
-    print(header(stream))
-    for fe, m in summ["median"].items():
-        print(fmt_row(fe, m, stream))
-    for name, r in summ["ratios"].items():
-        rounds = " ".join(f"{x:.2f}" for x in r["rps_per_round"])
-        print(f"  {name:<22} req/s x{r['rps_ratio_of_medians']:.2f}  (per round: {rounds})   "
-              f"p99 x{r['p99_ratio_of_medians']:.2f}   httpd CPU/req "
-              f"x{r['httpd_cpu_per_req_ratio_of_medians']:.2f}")
+def fmt(v, spec):
+    if v is None:
+        m = re.match(r"\d+", spec)
+        return "-".rjust(int(m.group(0)) if m else 1)
+    return format(v, spec)
+
+
+def print_table(summary: dict, rounds: int) -> None:
+    print(f"\n== Medians of {rounds} round(s). Ratios on mod_idmbalance's rows: its req/s over "
+          "mod_jk's, mod_proxy_ajp's and the static file's; its p99 over the better anchor's "
+          "(lower p99 of the two). be = backend connections opened / held (peak open) / left "
+          "idle: for the GET 100 B sweep from round 1 (fresh httpds, c ascending), else medians "
+          "of the measured runs.")
+    hdr = (f"{'backend':<8}{'scenario':<11}{'c':>4}  {'setup':<15}{'req/s':>9}{'p50ms':>8}"
+           f"{'p99ms':>8}{'p99.9ms':>9}{'err':>5}{'httpd us/req':>13}{'RSS MB':>7}"
+           f"{'be open/held/idle':>19}{'be us/req':>10}{'oth cpu':>8}"
+           f"{'x jk':>7}{'x proxy':>8}{'x static':>9}{'p99 x best':>11}")
+    print(hdr)
+    print("-" * len(hdr))
+    for key, s in summary.items():
+        first = True
+        for setup in SETUPS:
+            m = s["setups"].get(setup)
+            if not m:
+                continue
+            be = (f"{fmt(m['backend_opened'], '.0f')}/{fmt(m['backend_held'], '.0f')}/"
+                  f"{fmt(m['backend_idle_after'], '.0f')}") if setup != "static" else "-"
+            line = (f"{s['backend'] if first else '':<8}{s['title'] if first else '':<11}"
+                    f"{s['conns'] if first else '':>4}  {LABEL[setup]:<15}{fmt(m['rps'], '9.0f')}"
+                    f"{fmt(m['lat_p50_ms'], '8.2f')}{fmt(m['lat_p99_ms'], '8.2f')}"
+                    f"{fmt(m['lat_p999_ms'], '9.2f')}{m['errors']:>5d}"
+                    f"{fmt(m['httpd_cpu_us_per_req'], '13.1f')}{fmt(m['peak_rss_mb'], '7.1f')}"
+                    f"{be:>19}{fmt(m['backend_cpu_us_per_req'], '10.1f')}"
+                    f"{fmt(m['other_cpu_cores'], '8.2f')}")
+            if setup == "idmbalance":
+                r = s["ratios"]
+                line += (f"{fmt(r.get('rps_x_jk'), '7.2f')}{fmt(r.get('rps_x_proxy_ajp'), '8.2f')}"
+                         f"{fmt(r.get('rps_x_static'), '9.2f')}"
+                         f"{fmt(r.get('lat_p99_ms_x_better_anchor'), '11.2f')}")
+                if m["errors"]:
+                    line += "  <-- ERRORS"
+            print(line)
+            first = False
+    print("(RSS MB: peak resident set of the largest httpd child during the run; be us/req: "
+          "backend CPU per request; oth cpu: cores busy with anything but httpd, the backend "
+          "and wrk: the other engineers' load)")
+
+
+NOISE = 0.03  # within 3% counts as a tie on this shared machine, marked NEAR
+
+
+def verdict(ok: bool, near: bool = False) -> str:
+    return "MET" if ok else ("NEAR" if near else "NOT MET")
+
+
+def targets(summary: dict, callgrind: dict, runs: list) -> List[dict]:
+    out = []
+
+    def add(name, ok, value, near=False):
+        out.append({"target": name, "verdict": verdict(ok, near), "value": value})
+
+    sweep = [summary[f"instant/get-small/c{c}"] for c in SWEEP if f"instant/get-small/c{c}" in summary]
+    if sweep:
+        xs = [(s["conns"], s["ratios"].get("rps_x_static")) for s in sweep]
+        worst = min(x for _, x in xs if x is not None)
+        add("instant small GET >= 0.97x static file (every concurrency)", worst >= 0.97,
+            ", ".join(f"c{c} x{x:.2f}" for c, x in xs), worst >= 0.97 - NOISE)
+        ps = [(s["conns"], s["ratios"].get("lat_p99_ms_x_better_anchor")) for s in sweep]
+        worst = max(x for _, x in ps)
+        add("p99 <= better anchor's at every concurrency (instant small GET)", worst <= 1.0,
+            ", ".join(f"c{c} x{x:.2f}" for c, x in ps), worst <= 1.0 + NOISE)
+        held = [(s["conns"], *s["ratios"]["backend_held_vs_jk"]) for s in sweep]
+        steady = [(s["conns"], s["setups"]["idmbalance"]["steady_backend"]["backend_idle_after"],
+                   s["setups"]["jk"]["steady_backend"]["backend_idle_after"]) for s in sweep]
+        add("fewer backend connections held than mod_jk at every concurrency",
+            all(a < b for _, a, b in held),
+            "round 1 (fresh, c ascending), held: " + ", ".join(f"c{c} {a:.0f} vs {b:.0f}" for c, a, b in held)
+            + "; all rounds (median), open after the run: "
+            + ", ".join(f"c{c} {a:.0f} vs {b:.0f}" for c, a, b in steady))
+    for kind, title in (("get-100k", "100 KB GET"), ("post-64k", "64 KB POST")):
+        s = next((v for v in summary.values() if v["backend"] == "instant" and v["kind"] == kind), None)
+        if s and "rps_x_better_anchor" in s["ratios"]:
+            x = s["ratios"]["rps_x_better_anchor"]
+            add(f"instant {title} >= 1.3x the better anchor ({LABEL[s['ratios']['better_anchor']]})",
+                x >= 1.3, f"x{x:.2f}", x >= 1.3 - NOISE)
+    if callgrind.get("idmbalance") and callgrind.get("proxy_ajp"):
+        x = (callgrind["idmbalance"]["instructions_per_request"]
+             / callgrind["proxy_ajp"]["instructions_per_request"])
+        add("instructions per small GET <= 0.6x mod_proxy_ajp's", x <= 0.6, f"x{x:.2f}")
+    errs = sum(r["errors"] for r in runs if r["setup"] == "idmbalance")
+    add("zero errors (mod_idmbalance, every run)", errs == 0, f"{errs} error(s)")
+    for s in summary.values():
+        if s["backend"] != "tomcat" or "rps_x_better_anchor" not in s["ratios"]:
+            continue
+        r = s["ratios"]
+        worst_lat = max(r["lat_p50_ms_x_better_anchor"], r["lat_p99_ms_x_better_anchor"])
+        ok = r["rps_x_better_anchor"] >= 1.0 and worst_lat <= 1.0
+        near = r["rps_x_better_anchor"] >= 1.0 - NOISE and worst_lat <= 1.0 + NOISE
+        add(f"Tomcat {s['title']} c=1: req/s and p50/p99 no worse than the better anchor", ok,
+            f"req/s x{r['rps_x_better_anchor']:.2f} ({LABEL[r['better_anchor']]}), "
+            f"p50 x{r['lat_p50_ms_x_better_anchor']:.2f}, p99 x{r['lat_p99_ms_x_better_anchor']:.2f}",
+            near)
+    return out
+
+
+def print_targets(ts: List[dict]) -> None:
+    print("\n== Targets (measured and reported, not timed tests; NEAR: missed by less than "
+          f"{NOISE:.0%}, inside this machine's noise)")
+    for t in ts:
+        print(f"  [{t['verdict']:^7}] {t['target']}: {t['value']}")
+
+
+def print_callgrind(cg: dict) -> None:
+    if not cg:
+        return
+    print("\n== Instructions per small GET (callgrind, httpd -X, instant backend, one keep-alive "
+          "connection)")
+    base = cg.get("proxy_ajp", {}).get("instructions_per_request")
+    for setup in SETUPS:
+        c = cg.get(setup)
+        if not c:
+            continue
+        rel = f"  x{c['instructions_per_request'] / base:.2f} of mod_proxy_ajp" if base else ""
+        print(f"  {LABEL[setup]:<15} {c['instructions_per_request']:>10,.0f} instructions/request"
+              f"  ({c['requests']} requests){rel}")
+    if cg.get("idmbalance"):
+        print("  mod_idmbalance, most self cost per request:")
+        for f in cg["idmbalance"]["top_self_per_request"][:12]:
+            print(f"    {f['ir']:>8,d}  {f['function']}")
+
+
+def write_chart(summary: dict, base: Path) -> Optional[Path]:
+    dat, gp, png = base.with_suffix(".dat"), base.with_suffix(".gp"), base.with_suffix(".png")
+    rows = []
+    for c in SWEEP:
+        s = summary.get(f"instant/get-small/c{c}")
+        if not s:
+            continue
+        vals = [c]
+        for setup in SETUPS:
+            m = s["setups"].get(setup)
+            vals += [m["rps"], m["lat_p99_ms"]] if m else ["NaN", "NaN"]
+        rows.append(" ".join(str(v) for v in vals))
+    if not rows:
+        return None
+    dat.write_text("# c " + " ".join(f"{s}_rps {s}_p99ms" for s in SETUPS) + "\n" + "\n".join(rows) + "\n")
+    plots_rps = ", ".join(f"'{dat}' using 1:{2 + 2 * i} with linespoints lw 2 title '{LABEL[s]}'"
+                          for i, s in enumerate(SETUPS))
+    plots_p99 = ", ".join(f"'{dat}' using 1:{3 + 2 * i} with linespoints lw 2 title '{LABEL[s]}'"
+                          for i, s in enumerate(SETUPS))
+    gp.write_text(f"""set terminal pngcairo size 1400,560 font ',11' noenhanced
+set output '{png}'
+set multiplot layout 1,2 title 'instant AJP backend, GET 100 B: medians ({base.name})'
+set logscale x 2
+set xrange [0.8:640]
+set xtics (1, 8, 32, 128, 512)
+set xlabel 'concurrency (wrk -c)'
+set grid
+set key top left
+set ylabel 'requests/s'
+set yrange [0:*]
+plot {plots_rps}
+set logscale y
+set yrange [*:*]
+set ylabel 'p99 latency (ms)'
+plot {plots_p99}
+unset multiplot
+""")
+    r = subprocess.run(["gnuplot", str(gp)], capture_output=True, text=True, timeout=60)
+    if r.returncode != 0 or not png.is_file():
+        log(f"gnuplot failed: {r.stderr.strip()}")
+        return None
+    return png
+
+
+# ---------------------------------------------------------------------------------------------
+# Main
+
+
+def git_info() -> dict:
+    def git(*a):
+        return subprocess.run(["git", "-C", str(REPO), *a], capture_output=True, text=True).stdout.strip()
+    return {"head": git("rev-parse", "--short", "HEAD"),
+            "dirty": bool(git("status", "--porcelain", "--", "mod_idmbalance"))}
 
 
 def build_type(module: Path) -> str:
@@ -279,179 +826,277 @@ def build_type(module: Path) -> str:
     return m.group(1) if m else "unknown"
 
 
-def git_info() -> dict:
-    def git(*a):
-        r = subprocess.run(["git", "-C", str(REPO), *a], capture_output=True, text=True)
-        return r.stdout.strip()
-    return {"head": git("rev-parse", "--short", "HEAD"),
-            "dirty": bool(git("status", "--porcelain", "--", "mod_idmbalance"))}
-
-
-# ---------------------------------------------------------------------------------------------
-# Main
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--module", default=os.environ.get(
-        "IDMB_MODULE", str(REPO / "build" / "mod_idmbalance" / "mod_idmbalance.so")))
-    ap.add_argument("--rounds", type=int, default=3, help="small-GET rounds (default 3)")
-    ap.add_argument("--seconds", type=int, default=10, help="per measured run (default 10)")
-    ap.add_argument("--warmup", type=int, default=3, help="warm-up per front end (default 3)")
+        "IDMB_MODULE", str(DEFAULT_BUILD / "mod_idmbalance" / "mod_idmbalance.so")))
+    ap.add_argument("--instant", default=os.environ.get(
+        "IDMB_INSTANT_AJP", str(DEFAULT_BUILD / "tests" / "bench" / "idmb_instant_ajp")),
+        help="the instant backend binary (target idmb_instant_ajp)")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
+    ap.add_argument("--seconds", type=int, default=3, help="per measured run (default 3)")
+    ap.add_argument("--warmup", type=int, default=3,
+                    help="Tomcat warm-up (JIT) through each front end, s (default 3)")
     ap.add_argument("--threads", type=int, default=2, help="wrk -t (default 2)")
-    ap.add_argument("--conns", type=int, default=32, help="wrk -c for small GETs (default 32)")
-    ap.add_argument("--stream-rounds", type=int, default=1, help="1 MiB rounds (default 1)")
-    ap.add_argument("--stream-conns", type=int, default=8, help="wrk -c for 1 MiB (default 8)")
-    # >= wrk -c: with fewer, one child's workers can all be busy and event MPM then closes
-    # idle keep-alive connections, which wrk counts as read errors (for every front end).
-    ap.add_argument("--threads-per-child", type=int, default=64,
-                    help="httpd ThreadsPerChild, 2 children (default 64)")
+    ap.add_argument("--conns", type=int, default=32,
+                    help="wrk -c for the instant 100 KB, POST and sticky runs (default 32)")
+    ap.add_argument("--threads-per-child", type=int, default=320,
+                    help="httpd ThreadsPerChild, 2 children (default 320: >= the largest -c)")
+    ap.add_argument("--backend-threads", type=int, default=2, help="instant backend threads (2)")
+    ap.add_argument("--callgrind-requests", type=int, default=1000,
+                    help="small GETs counted under callgrind per front end (default 1000)")
+    ap.add_argument("--no-callgrind", action="store_true")
+    ap.add_argument("--only", help="comma-separated scenario keys or prefixes, e.g. instant/get-small")
     ap.add_argument("--log-level", default="warn", help="httpd LogLevel (default warn)")
-    ap.add_argument("--quick", action="store_true", help="1 round of 3 s, 1 s warm-up (smoke)")
-    ap.add_argument("--workdir", help="default: a new /tmp/idmb-bench-* (kept, for the logs)")
+    ap.add_argument("--quick", action="store_true",
+                    help="1 round of 1 s runs, 1 s warm-up, 300 callgrind requests (under 2 min)")
+    ap.add_argument("--workdir", help="default: a new /tmp/idmbalance-run/bench-* (kept, with the logs)")
     ap.add_argument("--results", default=str(BENCH / "results"))
     args = ap.parse_args(argv)
     if args.quick:
-        args.rounds, args.seconds, args.warmup, args.stream_rounds = 1, 3, 1, 1
+        args.rounds, args.seconds, args.warmup, args.callgrind_requests = 1, 1, 1, 300
 
-    module = Path(args.module).resolve()
-    for need, what in ((module, "mod_idmbalance.so (build it, or --module)"),
-                       (stack.APACHE_MODULES / "mod_jk.so", "mod_jk (libapache2-mod-jk)"),
-                       (Path(shutil.which("wrk") or "/nonexistent"), "wrk")):
-        if not need.is_file():
-            log(f"missing {what}: {need}")
+    module, instant_bin = Path(args.module).resolve(), Path(args.instant).resolve()
+    need = [(module, "mod_idmbalance.so (bench/run_bench.sh builds it, or --module)"),
+            (instant_bin, "idmb_instant_ajp (bench/run_bench.sh builds it, or --instant)"),
+            (stack.APACHE_MODULES / "mod_jk.so", "mod_jk (libapache2-mod-jk)")]
+    tools = ["wrk", "gnuplot"] + ([] if args.no_callgrind else ["valgrind", "callgrind_control",
+                                                                 "callgrind_annotate"])
+    need += [(Path(shutil.which(t) or f"/nonexistent/{t}"), t) for t in tools]
+    for path, what in need:
+        if not path.is_file():
+            log(f"missing {what}: {path}  (scripts/install-deps.sh installs the packages)")
             return 2
 
-    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="idmb-bench-")).resolve()
-    stack.mkdirs(workdir)  # 0755: the httpd children (www-data) attach to files in here
-    stack.kill_leftovers(workdir)
-    ports = dict(zip(FRONTENDS, stack.free_ports(3)))
-    urls = {fe: f"http://127.0.0.1:{p}" for fe, p in ports.items()}
-    lua = workdir / "report.lua"
-    lua.write_text(WRK_LUA)
+    scs = scenarios(args.conns)
+    if args.only:
+        keys = [k.strip() for k in args.only.split(",")]
+        scs = [s for s in scs if any(s.key.startswith(k) for k in keys)]
+    n_runs = sum(len(s.setups) for s in scs) * args.rounds
+    log(f"{len(scs)} scenarios, {n_runs} measured runs of {args.seconds}s "
+        f"(about {n_runs * (args.seconds + 0.6) / 60:.1f} min of load)")
 
-    def on_sigterm(*_):  # behave like Ctrl-C: unwind through the finally below
+    # Under /tmp/idmbalance-run (stack.run_dir): www-data (the httpd children) can read it.
+    workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(
+        prefix="bench-", dir=stack.run_dir("bench")))
+    workdir = workdir.resolve()
+    stack.mkdirs(workdir)
+    stack.kill_leftovers(workdir)
+
+    def on_sigterm(*_):
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, on_sigterm)
-    load_start = os.getloadavg()
-    tomcat = httpd = None
-    runs, idmb_errors = [], []
     started = time.strftime("%Y%m%d-%H%M%S")
     t_start = time.monotonic()
+    load_start = os.getloadavg()
+    instant: Optional[Instant] = None
+    tomcats: List[stack.Tomcat] = []
+    httpds: Dict[str, stack.Httpd] = {}
+    runs: list = []
+    callgrind: dict = {}
+    final: List[str] = []
+    status = 2
     try:
-        log(f"work dir {workdir}; building the test webapp")
-        apps = stack.build_webapp(workdir)
-        tomcat = stack.Tomcat(workdir, "t1", ajp=[stack.AjpConnector(stack.free_port(), 8192, SECRET)],
-                              webapps={"/app": apps["app"]})
-        tomcat.write_base()
-        tomcat.start(timeout=90)
-        log(f"Tomcat t1 up: AJP 127.0.0.1:{tomcat.ajp_port}")
+        log(f"work dir {workdir}")
+        apps = cached_webapp()
+        instant = Instant(instant_bin, workdir, args.backend_threads)
+        instant.start()
+        log(f"instant backend up (pid {instant.pid}): "
+            + ", ".join(f"{s} {p}" for s, p in instant.ports.items()))
+        for name in ("t1", "t2"):
+            t = stack.Tomcat(workdir, name, route=name,
+                             ajp=[stack.AjpConnector(stack.free_port(), 8192, SECRET) for _ in MODULES],
+                             webapps={"/app": apps["app"]})
+            t.write_base()
+            tomcats.append(t)
+        t0 = time.monotonic()
+        stack.start_tomcats(tomcats, timeout=120)
+        log(f"Tomcats up in {time.monotonic() - t0:.0f}s")
+        tomcat_ports = {s: [t.ajp[i].port for t in tomcats] for i, s in enumerate(MODULES)}
+        ports = dict(zip(SETUPS, stack.free_ports(len(SETUPS))))
+        # A copy www-data can read (httpd -X runs as www-data under callgrind; a checkout may
+        # be mode 0700).
+        module_copy = workdir / "mod_idmbalance.so"
+        shutil.copy(module, module_copy)
+        os.chmod(module_copy, 0o644)
+        for setup in SETUPS:
+            httpds[setup] = make_httpd(setup, workdir, module_copy, ports[setup],
+                                       tomcat_ports.get(setup, [0, 0]), instant.ports.get(setup, [0, 0]),
+                                       args.threads_per_child, args.log_level)
+            httpds[setup].start()
+        log("httpd up: " + ", ".join(f"{s} :{p}" for s, p in ports.items()))
+        errlogs = {s: [LogWatch(h.error_log)] + ([LogWatch(h.root / "logs" / "mod_jk.log")] if s == "jk" else [])
+                   for s, h in httpds.items()}
 
-        cfg = stack.HttpdConfig(workdir / "httpd", ports["idmbalance"], "idmbalance", module,
-                                vhosts=[stack.VHost(ports["proxy_ajp"]), stack.VHost(ports["jk"])])
-        httpd = stack.Httpd(cfg)
-        httpd.write(httpd_conf(httpd.root, ports, tomcat.ajp_port, module,
-                               args.threads_per_child, args.log_level))
-        (httpd.root / "conf" / "workers.properties").write_text(jk_workers(tomcat.ajp_port))
-        r = httpd.configtest()
-        if r.returncode != 0:
-            raise RuntimeError(f"apache2 -t failed:\n{r.stdout}{r.stderr}")
-        httpd.start()
-        log("httpd up: " + ", ".join(f"{fe} {u}" for fe, u in urls.items()))
-        errlog, jklog = LogWatch(httpd.error_log), LogWatch(httpd.root / "logs" / "mod_jk.log")
+        # A real Tomcat session for the sticky runs (whichever Tomcat issued it).
+        status, _, data = fetch(ports["idmbalance"], "/app/echo?session=1")
+        tomcat_session = json.loads(data)["sessionId"] if status == 200 else ""
+        if "." not in tomcat_session:
+            raise RuntimeError(f"no Tomcat session: {status} {data[:200]!r}")
+        log(f"Tomcat session for the sticky runs: {tomcat_session}")
 
-        for fe in FRONTENDS:
-            for path in (SMALL, STREAM):
-                verify(fe, urls[fe], path)
-        log("all three front ends answer 200 with the right bodies")
+        for sc in scs:
+            for setup in sc.setups:
+                verify(sc, setup, ports[setup], tomcat_session)
+        log("every front end answers every scenario with 200 and the right body (and route)")
 
-        def measure(kind, path, rnd, fe, seconds, conns, record=True):
-            errlog.new_lines(), jklog.new_lines()
-            # Only this front end gets traffic meanwhile, so the httpd CPU delta is its own:
-            # a steadier figure than req/s on a shared machine.
-            httpd_pids = [p for p in [httpd.main_pid(), *httpd.children()] if p]
-            cpu_before = cpu_seconds(httpd_pids)
-            res = run_wrk(urls[fe] + path, seconds, conns, args.threads, lua)
-            res["httpd_cpu_us_per_req"] = (cpu_seconds(httpd_pids) - cpu_before) * 1e6 / max(res["requests"], 1)
-            lines = errlog.new_lines() + jklog.new_lines()
-            # One error log for all vhosts: count the module's own lines ([idmbalance:level]).
-            own = [l for l in lines if "[idmbalance:" in l] if fe == "idmbalance" else lines
-            res.update(kind=kind, path=path, round=rnd, frontend=fe, seconds=seconds, conns=conns,
-                       threads=args.threads, log_lines=len(own), log_excerpt=lines[:20])
+        luas: Dict[str, Path] = {}
+
+        def lua_for(sc: Scenario) -> Path:
+            if sc.key not in luas:
+                luas[sc.key] = wrk_script(workdir / f"wrk-{sc.key.replace('/', '-')}.lua", sc, tomcat_session)
+            return luas[sc.key]
+
+        def measure(sc: Scenario, setup: str, rnd: int, seconds: int, record: bool = True) -> dict:
+            h = httpds[setup]
+            for w in errlogs[setup]:
+                w.new_lines()
+            kids = h.children()
+            pids = [p for p in [h.main_pid(), *kids] if p]
+            reset_peak_rss(kids)
+            be_pids = [instant.pid] if sc.backend == "instant" else [t.pid for t in tomcats]
+            sampler = None
+            if setup != "static":
+                if sc.backend == "instant":
+                    before = instant.snapshot()
+                else:
+                    sampler = SocketSampler(tomcat_ports[setup])
+                    sampler.start()
+            cpu0, be0, ch0, busy0 = (cpu_seconds(pids), cpu_seconds(be_pids), children_cpu_seconds(),
+                                     machine_busy_seconds())
+            res = run_wrk(h.url(sc.path(setup)), seconds, sc.conns, args.threads, lua_for(sc))
+            cpu, be, ch, busy = (cpu_seconds(pids) - cpu0, cpu_seconds(be_pids) - be0,
+                                 children_cpu_seconds() - ch0, machine_busy_seconds() - busy0)
+            n = max(res["requests"], 1)
+            secs = res["requests"] / max(res["rps"], 1e-9)
+            rss = [stack.proc_status_kb(p, "VmHWM") for p in kids]
+            res.update(scenario=sc.key, setup=setup, round=rnd, seconds=seconds, conns=sc.conns,
+                       httpd_cpu_us_per_req=cpu * 1e6 / n,
+                       backend_cpu_us_per_req=(be * 1e6 / n) if setup != "static" else None,
+                       wrk_cpu_us_per_req=ch * 1e6 / n,
+                       other_cpu_cores=max(0.0, busy - cpu - (be if setup != "static" else 0) - ch) / max(secs, 1e-3),
+                       peak_rss_mb=max([r for r in rss if r] or [0]) / 1024,
+                       backend_opened=None, backend_held=None, backend_idle_after=None)
+            if setup != "static":
+                if sc.backend == "instant":
+                    after = instant.snapshot()
+                    mine = [str(p) for p in instant.ports[setup]]
+                    res["backend_opened"] = sum(after[p]["accepted"] - before[p]["accepted"] for p in mine)
+                    res["backend_held"] = sum(after[p]["peak_open"] for p in mine)
+                    res["backend_idle_after"] = sum(after[p]["open"] for p in mine)
+                    res["backend_errors"] = sum(after[p]["errors"] - before[p]["errors"] for p in mine)
+                else:
+                    c = sampler.finish()
+                    res["backend_opened"], res["backend_held"], res["backend_idle_after"] = \
+                        c["opened"], c["held"], c["idle_after"]
+            lines = [l for w in errlogs[setup] for l in w.new_lines()]
+            res["log_lines"] = len(lines)
+            res["log_excerpt"] = lines[:10]
+            res["errors"] = res["wrk_errors"] + len(lines) + res.get("backend_errors", 0)
             if lines:
-                log(f"{fe} {kind} round {rnd}: {len(lines)} new log line(s), e.g. {lines[0]}")
-            if fe == "idmbalance" and (res["errors"] or own):
-                lines = own
-                idmb_errors.append(res)
-                print(f"\n!!! mod_idmbalance {kind} round {rnd}: {res['errors']} wrk errors "
+                log(f"{setup} {sc.key} round {rnd}: {len(lines)} new log line(s), e.g. {lines[0]}")
+            if res["errors"] and setup == "idmbalance":
+                print(f"!!! mod_idmbalance {sc.key} round {rnd}: {res['wrk_errors']} wrk errors "
                       f"(non-2xx/3xx {res['non_2xx_3xx']}, socket {res['socket_errors']}), "
-                      f"{len(lines)} new error-log lines", flush=True)
-                for line in lines[:10]:
-                    print(f"!!!   {line}", flush=True)
+                      f"{len(lines)} log lines, {res.get('backend_errors', 0)} backend errors", flush=True)
             if record:
                 runs.append(res)
             return res
 
-        for kind, path, rounds, conns in (("small", SMALL, args.rounds, args.conns),
-                                          ("stream", STREAM, args.stream_rounds, args.stream_conns)):
-            if rounds < 1:
-                continue
-            stream = kind == "stream"
-            log(f"{kind}: warm-up {args.warmup:g}s per front end")
-            for fe in FRONTENDS:
-                measure(kind, path, 0, fe, args.warmup, conns, record=False)
-            for rnd in range(1, rounds + 1):
-                order = FRONTENDS[(rnd - 1) % 3:] + FRONTENDS[:(rnd - 1) % 3]
-                print(f"\n-- {kind} round {rnd}/{rounds}: GET {path}  wrk -t{args.threads} "
-                      f"-c{conns} -d{args.seconds:g}s  (order: {', '.join(order)})", flush=True)
-                print(header(stream), flush=True)
-                for fe in order:
-                    print(fmt_row(fe, measure(kind, path, rnd, fe, args.seconds, conns), stream),
-                          flush=True)
-            # Same check after the load: still 200 with the right body.
-            for fe in FRONTENDS:
-                verify(fe, urls[fe], path)
+        if any(sc.backend == "tomcat" for sc in scs):
+            log(f"warm-up: {args.warmup}s of GET 100 B at c=8 through each module to each Tomcat (JIT)")
+            for setup in MODULES:
+                measure(Scenario("tomcat", "get-small", 8, MODULES), setup, 0, args.warmup, record=False)
 
-        summaries = {"small": summarize(runs, "small"), "stream": summarize(runs, "stream")}
-        for kind, title in (("small", f"small GET {SMALL}"), ("stream", f"1 MiB GET {STREAM}")):
-            if summaries[kind]["median"]:
-                print_summary(title, summaries[kind], kind == "stream")
-        if idmb_errors:
-            print(f"\n!!! mod_idmbalance had errors in {len(idmb_errors)} run(s); "
-                  f"see {httpd.error_log}")
-        else:
-            print("\nmod_idmbalance: no errors (wrk non-2xx/3xx, socket errors, error log).")
+        # Round 1 starts from freshly started httpds and runs the sweep with c ascending: its
+        # backend connection counts are what each concurrency needs (later rounds start with
+        # the pools the previous round's c=512 left).
+        for setup in MODULES:
+            httpds[setup].stop()
+            httpds[setup].start()
+        log("module httpds restarted: empty backend pools for round 1")
+        for rnd in range(1, args.rounds + 1):
+            log(f"round {rnd}/{args.rounds}")
+            for i, sc in enumerate(scs):
+                k = (rnd - 1 + i) % len(sc.setups)
+                order = sc.setups[k:] + sc.setups[:k]
+                cells = []
+                for setup in order:
+                    r = measure(sc, setup, rnd, args.seconds)
+                    cells.append(f"{setup} {r['rps']:.0f}/s p99 {r['lat_p99_ms']:.2f}ms"
+                                 + (f" ERR {r['errors']}" if r["errors"] else ""))
+                print(f"  r{rnd} {sc.key:<24} " + " | ".join(cells), flush=True)
+
+        for sc in scs:  # still right after the load
+            for setup in sc.setups:
+                verify(sc, setup, ports[setup], tomcat_session)
+
+        for h in httpds.values():
+            h.stop()
+        if not args.no_callgrind:
+            cgdir = workdir / "callgrind"
+            stack.mkdirs(cgdir)
+            small = Scenario("instant", "get-small", 1, SETUPS)
+            for setup in SETUPS:
+                # httpd -X runs as www-data from the start: it writes its logs, pid and shm there.
+                subprocess.run(["chown", "-R", "www-data:www-data", str(httpds[setup].root), str(cgdir)],
+                               check=True, timeout=60)
+                log(f"callgrind: {setup}, {args.callgrind_requests} small GETs")
+                callgrind[setup] = callgrind_one(setup, httpds[setup], small.path(setup),
+                                                 50 if args.quick else 200, args.callgrind_requests, cgdir)
+
+        summary = summarize(runs, scs)
+        print_table(summary, args.rounds)
+        print_callgrind(callgrind)
+        ts = targets(summary, callgrind, runs)
+        print_targets(ts)
 
         out = Path(args.results)
         out.mkdir(parents=True, exist_ok=True)
-        path = out / f"{started}.json"
-        path.write_text(json.dumps({
+        base = out / started
+        png = write_chart(summary, base)
+        json_path = base.with_suffix(".json")
+        json_path.write_text(json.dumps({
             "started": started, "elapsed_s": round(time.monotonic() - t_start, 1),
-            "host": {"node": platform.node(), "nproc": os.cpu_count(),
-                     "loadavg_start": load_start,
-                     "loadavg_end": os.getloadavg(), "kernel": platform.release()},
-            "git": git_info(), "module": str(module), "build_type": build_type(module), "workdir": str(workdir),
-            "setup": {"httpd": f"one apache2, event MPM, 2 children x {args.threads_per_child} "
-                               "threads, 3 vhosts",
-                      "tomcat": "one Tomcat 10, AJP NIO connector, maxThreads=200",
-                      "ports": ports, "ajp_port": tomcat.ajp_port},
-            "summary": summaries, "runs": runs, "idmbalance_error_runs": len(idmb_errors),
+            "host": {"node": platform.node(), "nproc": os.cpu_count(), "kernel": platform.release(),
+                     "loadavg_start": load_start, "loadavg_end": os.getloadavg()},
+            "git": git_info(), "module": str(module), "build_type": build_type(module),
+            "workdir": str(workdir),
+            "options": {k: v for k, v in vars(args).items()},
+            "setup": {"httpd": f"apache2 event MPM, 2 children x {args.threads_per_child} threads "
+                               "(fixed), KeepAlive On, MaxKeepAliveRequests 0, no access log; one "
+                               "instance per front end",
+                      "tomcat": "2 x Tomcat 10 (t1, t2), one AJP connector per front end, maxThreads 200",
+                      "instant": f"idmb_instant_ajp, {args.backend_threads} threads, ports {instant.ports}",
+                      "ports": ports, "tomcat_ports": tomcat_ports, "tomcat_session": tomcat_session},
+            "summary": summary, "callgrind": callgrind, "targets": ts, "runs": runs,
+            "png": str(png) if png else None,
         }, indent=2) + "\n")
-        print(f"load average (1 min) at start/end: {load_start[0]:.1f}/{os.getloadavg()[0]:.1f} "
-              f"on {os.cpu_count()} CPUs")
-        print(f"results: {path}\nlogs:    {httpd.root}/logs, {tomcat.base}/logs")
-        return 1 if idmb_errors else 0
+        idm_errors = sum(r["errors"] for r in runs if r["setup"] == "idmbalance")
+        print(f"\nload average (1 min) start/end: {load_start[0]:.1f}/{os.getloadavg()[0]:.1f} on "
+              f"{os.cpu_count()} CPUs; {time.monotonic() - t_start:.0f}s; logs in {workdir}")
+        final = [f"json: {json_path}", f"png:  {png if png else '(gnuplot failed)'}"]
+        status = 1 if idm_errors else 0
     except KeyboardInterrupt:
         log("interrupted")
-        return 130
+        status = 130
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        log("stopping httpd and Tomcat")
-        if httpd:
-            httpd.stop()
-        if tomcat:
-            tomcat.stop()
+        log("stopping httpd, Tomcats and the instant backend")
+        for h in httpds.values():
+            try:
+                h.stop()
+            except Exception as e:  # noqa: BLE001 - keep stopping the rest
+                log(f"httpd stop: {e}")
+        for t in tomcats:
+            t.stop()
+        if instant:
+            instant.stop()
         stack.kill_leftovers(workdir)
+    sys.stderr.flush()
+    for line in final:  # the last lines: where the results are
+        print(line, flush=True)
+    return status
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ PACKAGES=(
   libapache2-mod-jk
   python3 python3-pytest
   curl openssl wrk iproute2
+  valgrind gnuplot-nox
   chromium chromium-driver
   debhelper dpkg-dev lintian
   clang-14 libclang-rt-14-dev
