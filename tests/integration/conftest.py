@@ -35,11 +35,94 @@ def pytest_configure(config):
         _STATE["module"] = stk.module_from_env(FRONTEND)
     except RuntimeError as e:
         raise pytest.UsageError(f"mod_idmbalance integration tests: {e}")
+    if stk.sanitizer_runtime(_STATE["module"]):
+        _STATE["sanitizers"] = SanitizerWatch(stk.sanitizer_log_dir())
+
+
+class SanitizerWatch:
+    """Sanitizer reports of our apache2 processes (a module built with -DIDMB_SANITIZE=ON, see
+    stack.apache_env): ASan's files asan.PID in `reports`, and what went to the httpds' error
+    logs (stderr): UBSan writes there whatever UBSAN_OPTIONS=log_path says, as libubsan's
+    __sanitizer_set_report_path call binds to the preloaded libasan's. The test during which a
+    report appears errors at teardown; any report fails the session (pytest_sessionfinish)."""
+
+    SIGNS = re.compile(r"runtime error:|Sanitizer")
+
+    def __init__(self, reports: Path):
+        self.reports = reports
+        self.top = stk.run_dir("sanitizer").parent  # this build dir's servers: */*/logs/
+        for f in reports.iterdir():  # an earlier run's
+            f.unlink()
+        self.seen_files: set = set()
+        self.offsets = {f: self._id_size(f) for f in self._error_logs()}
+        self.found: List[str] = []  # every report of the session
+
+    def _error_logs(self) -> List[Path]:
+        return sorted(self.top.glob("*/*/logs/error.log"))
+
+    @staticmethod
+    def _id_size(f: Path):
+        try:
+            st = f.stat()
+        except OSError:
+            return (None, 0)
+        return (st.st_ino, st.st_size)
+
+    def collect(self) -> List[str]:
+        """Reports since the last call (also kept in self.found)."""
+        new = []
+        for f in sorted(self.reports.iterdir()):
+            if f not in self.seen_files:
+                self.seen_files.add(f)
+                new.append(f"===== {f}\n{f.read_text(errors='replace')}")
+        for f in self._error_logs():
+            ino, size = self._id_size(f)
+            old_ino, start = self.offsets.get(f, (ino, 0))
+            if ino != old_ino or size < start:  # a new log (a work dir made again)
+                start = 0
+            self.offsets[f] = (ino, size)
+            lines = stk.tail(f, 1000000, start).splitlines()
+            hits = [i for i, line in enumerate(lines) if self.SIGNS.search(line)]
+            if hits:
+                new.append(f"===== {f}\n" + "\n".join(lines[hits[0]:hits[-1] + 60]))
+        self.found += new
+        return new
+
+
+@pytest.fixture(autouse=True)
+def sanitizer_reports():
+    watch: Optional[SanitizerWatch] = _STATE.get("sanitizers")
+    if watch is None:
+        yield
+        return
+    watch.collect()  # anything before this test fails the session, not this test
+    yield
+    new = watch.collect()
+    if new:
+        pytest.fail("sanitizer report(s) during this test:\n" + "\n".join(new), pytrace=False)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    watch: Optional[SanitizerWatch] = _STATE.get("sanitizers")
+    if watch is not None:
+        watch.collect()
+        if watch.found:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    watch: Optional[SanitizerWatch] = _STATE.get("sanitizers")
+    if watch is not None and watch.found:
+        terminalreporter.write_sep("=", f"{len(watch.found)} sanitizer report(s): the run fails",
+                                   red=True, bold=True)
+        terminalreporter.write_line("\n".join(watch.found))
 
 
 def pytest_report_header(config):
     return [f"idmb front end: {FRONTEND}"
-            + (f" (module {_STATE.get('module')})" if _STATE.get("module") else "")]
+            + (f" (module {_STATE.get('module')})" if _STATE.get("module") else "")
+            + (f"; sanitizer reports in {_STATE['sanitizers'].reports} and error logs"
+               if _STATE.get("sanitizers") else "")]
 
 
 def pytest_collection_modifyitems(config, items):

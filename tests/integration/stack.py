@@ -843,6 +843,63 @@ MaxKeepAliveRequests 1000
         return "".join(parts)
 
 
+# A module built with -DIDMB_SANITIZE=ON (build-asan/, tests/sanitize/run.sh) needs libasan
+# loaded first: apache2 is not instrumented, so the runtime is preloaded into it. conftest.py
+# (SanitizerWatch) fails the session on any report in sanitizer_log_dir() or the error logs.
+
+def sanitizer_runtime(module: Optional[Path]) -> Optional[str]:
+    """The libasan.so.N that `module` links (GCC's -fsanitize=address), as ldd resolves it;
+    None for an uninstrumented module or none (mod_proxy_ajp)."""
+    if module is None:
+        return None
+    r = subprocess.run(["ldd", str(module)], capture_output=True, text=True, timeout=30)
+    for line in r.stdout.splitlines():
+        name, _, where = line.strip().partition(" => ")
+        if name.startswith("libasan.so"):
+            path = where.split(" (")[0].strip()
+            if not path.startswith("/"):
+                raise RuntimeError(f"{module} needs {name}, not found: {line.strip()}")
+            return path
+    return None
+
+
+def sanitizer_log_dir() -> Path:
+    """Where the sanitizers in our apache2 processes write reports (asan.PID, ubsan.PID). Owned
+    by www-data: the children run as www-data, and ASan opens the file when it reports."""
+    d = run_dir("sanitizer") / "reports"
+    d.mkdir(exist_ok=True)
+    shutil.chown(d, "www-data", "www-data")
+    os.chmod(d, 0o770)
+    return d
+
+
+def apache_env(module: Optional[Path]) -> Optional[Dict[str, str]]:
+    """apache2's environment: ours, plus the sanitizer runtime and options for a sanitized
+    module (None, i.e. inherit ours, otherwise). The caller's ASAN_OPTIONS/UBSAN_OPTIONS come
+    last, so they override these."""
+    runtime = sanitizer_runtime(module)
+    if not runtime:
+        return None
+    logs = sanitizer_log_dir()
+    env = dict(os.environ)
+    env["LD_PRELOAD"] = " ".join(filter(None, [runtime, env.get("LD_PRELOAD")]))
+    # detect_leaks=0: httpd's processes exit holding memory on purpose (the process and config
+    # pools, APR's allocator free lists, OpenSSL's globals), which LeakSanitizer would report as
+    # leaks that are not ours. The unit tests (build-asan ctest -L unit) keep leak checks.
+    # log_path: one file per process (asan.PID), kept apart from the error log. UBSan (GCC 12)
+    # writes to stderr, i.e. the error log, all the same: libubsan's __sanitizer_set_report_path
+    # call binds to the preloaded libasan's. Its reports there have no stack trace either: a
+    # child is not dumpable after setuid(), so libubsan cannot read /proc/self/maps.
+    # halt_on_error/abort_on_error: a report ends the process (SIGABRT).
+    env["ASAN_OPTIONS"] = ":".join(filter(None, [
+        "detect_leaks=0", "halt_on_error=1", "abort_on_error=1", f"log_path={logs}/asan",
+        env.get("ASAN_OPTIONS")]))
+    env["UBSAN_OPTIONS"] = ":".join(filter(None, [
+        "print_stacktrace=1", "halt_on_error=1", "abort_on_error=1", f"log_path={logs}/ubsan",
+        env.get("UBSAN_OPTIONS")]))
+    return env
+
+
 class Httpd:
     """Debian's apache2 binary with a private ServerRoot and our generated config."""
 
@@ -882,6 +939,9 @@ class Httpd:
     def _cmd(self, *args: str, conf: Optional[Path] = None) -> List[str]:
         return [str(APACHE_BIN), "-d", str(self.root), "-f", str(conf or self.conf_path), *args]
 
+    def _env(self) -> Optional[Dict[str, str]]:
+        return apache_env(self.config.module)
+
     def write_checked(self) -> "Httpd":
         """Writes the config and fails (RuntimeError) unless `apache2 -t` accepts it."""
         self.write()
@@ -898,7 +958,7 @@ class Httpd:
             conf = self.root / "conf" / "configtest.conf"
             conf.write_text(text)
         return subprocess.run(self._cmd("-t", conf=conf), capture_output=True, text=True,
-                              timeout=60)
+                              timeout=60, env=self._env())
 
     def main_pid(self) -> Optional[int]:
         try:
@@ -926,7 +986,8 @@ class Httpd:
         except FileNotFoundError:
             pass
         offset = file_size(self.error_log)
-        r = subprocess.run(self._cmd("-k", "start"), capture_output=True, text=True, timeout=60)
+        r = subprocess.run(self._cmd("-k", "start"), capture_output=True, text=True, timeout=60,
+                           env=self._env())
         if r.returncode != 0:
             raise RuntimeError(f"apache2 -k start failed (rc={r.returncode}):\n{r.stdout}{r.stderr}\n"
                                + tail(self.error_log, 30, offset))
@@ -949,7 +1010,8 @@ class Httpd:
         """apache2 -k graceful; waits until the new generation logs 'resuming normal operations'."""
         marker = "resuming normal operations"
         before = tail(self.error_log, 100000).count(marker)
-        r = subprocess.run(self._cmd("-k", "graceful"), capture_output=True, text=True, timeout=60)
+        r = subprocess.run(self._cmd("-k", "graceful"), capture_output=True, text=True, timeout=60,
+                           env=self._env())
         if r.returncode != 0:
             raise RuntimeError(f"apache2 -k graceful failed:\n{r.stdout}{r.stderr}")
         wait_for(lambda: tail(self.error_log, 100000).count(marker) > before, timeout, 0.1,
@@ -960,7 +1022,8 @@ class Httpd:
         main = self.main_pid()
         kids = self.children()
         if main:
-            subprocess.run(self._cmd("-k", "stop"), capture_output=True, text=True, timeout=60)
+            subprocess.run(self._cmd("-k", "stop"), capture_output=True, text=True, timeout=60,
+                           env=self._env())
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline and pid_alive(main):
                 time.sleep(0.1)

@@ -147,12 +147,12 @@ class Writer {
 };
 
 bool string_ok(std::string_view s, std::size_t max = kMaxString) {
-  return s.size() <= max && std::memchr(s.data(), '\0', s.size()) == nullptr;
+  return s.size() <= max && s.find('\0') == std::string_view::npos;  // memchr must not get an empty view's null data()
 }
 
 Status check_string(std::string_view s, const std::string& what, std::size_t max = kMaxString) {
   if (s.size() > max) return fail(what + " is " + num(s.size()) + " bytes (max " + num(max) + ")");
-  if (std::memchr(s.data(), '\0', s.size()) != nullptr) return fail(what + " contains a NUL byte");
+  if (s.find('\0') != std::string_view::npos) return fail(what + " contains a NUL byte");
   return Ok{};
 }
 

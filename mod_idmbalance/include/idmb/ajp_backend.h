@@ -47,7 +47,8 @@ RequestMessage classify_request_message(std::span<const std::uint8_t> payload);
 // is bounded by the payload: truncation, an unterminated string, an unknown method, header or
 // attribute code, a stored-method code without its 0x0D name (or a 0x0D with another code),
 // a missing 0xFF terminator and trailing bytes after it are errors. Null strings decode as
-// empty, except remote_host, which stays unset. On error `out` is left partly filled.
+// empty, except remote_host, which stays unset. On error `out` is left partly filled. The
+// strings in `out` point into `payload`, which must outlive them.
 Status decode_forward_request(std::span<const std::uint8_t> payload, ForwardRequest& out);
 
 // A request-body packet's data: len(2) then len bytes, len == payload size - 2. An empty
