@@ -34,12 +34,8 @@ int check_config_hook(apr_pool_t*, apr_pool_t*, apr_pool_t*, server_rec* s) {
       return HTTP_INTERNAL_SERVER_ERROR;
     }
     // Also during `apachectl configtest`, where an operator reads them.
-    for (const ServerConfig* conf : distinct_server_configs(s)) {
-      for (const auto& balancer : conf->balancers) {
-        for (const std::string& warning : config::advisories(balancer)) {
-          IDMB_LOG_S(APLOG_WARNING, s, "%s", warning.c_str());
-        }
-      }
+    for (const std::string& warning : config::advisories(distinct_server_configs(s))) {
+      IDMB_LOG_S(APLOG_WARNING, s, "%s", warning.c_str());
     }
     return OK;
   } catch (const std::exception& e) {
@@ -78,7 +74,7 @@ void child_init_hook(apr_pool_t* child_pool, server_rec* s) {
 // that normalised path the request's URI.
 int translate_name_hook(request_rec* r) {
   try {
-    const MountMap& mounts = server_config(r->server)->mounts;
+    const MountMap& mounts = server_config(r->server)->mounts();
     if (mounts.empty() || g_runtime == nullptr || r->uri == nullptr || r->uri[0] != '/') {
       return DECLINED;
     }

@@ -9,7 +9,7 @@
 #include "apr_general.h"
 #include "http_log.h"
 #include "http_protocol.h"
-#include "idmb/server_scopes.h"
+#include "idmb/server_config.h"
 #include "shim_module.h"
 #include "shim_log.h"
 
@@ -48,10 +48,10 @@ std::string resolve(MemberRuntime& member) {
 
 }  // namespace
 
-std::vector<ServerConfig*> distinct_server_configs(server_rec* main_server) {
-  std::vector<ServerConfig*> configs;
+std::vector<const ServerConfig*> distinct_server_configs(server_rec* main_server) {
+  std::vector<const ServerConfig*> configs;
   for (server_rec* s = main_server; s != nullptr; s = s->next) {
-    ServerConfig* conf = server_config(s);
+    const ServerConfig* conf = server_config(s);
     if (std::find(configs.begin(), configs.end(), conf) == configs.end()) {
       configs.push_back(conf);
     }
@@ -60,33 +60,28 @@ std::vector<ServerConfig*> distinct_server_configs(server_rec* main_server) {
 }
 
 std::string check_config(server_rec* main_server) {
-  std::vector<config::ServerScope> scopes;
-  for (const ServerConfig* conf : distinct_server_configs(main_server)) {
-    auto& scope = scopes.emplace_back();
-    for (const auto& balancer : conf->balancers) {
-      scope.balancers.push_back(&balancer);
-    }
-    scope.mounts = &conf->mounts;
-  }
-  auto status = config::check_server_scopes(scopes);
+  auto status = config::check_servers(distinct_server_configs(main_server));
   return status ? std::string() : status.error();
 }
 
-std::string build_runtime(Runtime& runtime, server_rec* main_server) {
+namespace {
+
+// Every scope's balancers with their members' addresses and pools, and their mounts.
+std::string add_balancers(Runtime& runtime, const std::vector<const ServerConfig*>& configs) {
   int threads = 1;
   ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads);
-  const std::vector<ServerConfig*> configs = distinct_server_configs(main_server);
+  const std::size_t default_pool = static_cast<std::size_t>(threads > 0 ? threads : 1);
   for (const ServerConfig* conf : configs) {
-    for (const auto& balancer : conf->balancers) {
+    for (const auto& balancer : conf->balancers()) {
       auto& b = runtime.balancers.emplace_back();
       b.config = &balancer;
+      b.mounts = config::mount_patterns(configs, balancer.name);
       for (const auto& member_config : balancer.members) {
         auto& m = b.members.emplace_back();
         m.config = &member_config;
         m.address = member_config.host + ":" + std::to_string(member_config.port);
         m.secret = member_config.secret.empty() ? balancer.secret : member_config.secret;
-        std::size_t pool_max = balancer.pool_max ? balancer.pool_max : static_cast<std::size_t>(threads > 0 ? threads : 1);
-        m.pool.configure(pool_max, balancer.pool_idle_timeout_ms);
+        m.pool.configure(balancer.pool_max ? balancer.pool_max : default_pool, balancer.pool_idle_timeout_ms);
         if (auto err = resolve(m); !err.empty()) {
           return "<IdmBalancer " + balancer.name + "> member " + member_config.name + ": " + err;
         }
@@ -94,18 +89,11 @@ std::string build_runtime(Runtime& runtime, server_rec* main_server) {
       runtime.by_name[balancer.name] = &b;
     }
   }
-  for (const ServerConfig* conf : configs) {
-    for (const auto& rule : conf->mounts.mounts()) {
-      auto found = runtime.by_name.find(rule.balancer);
-      if (found != runtime.by_name.end()) {
-        auto& list = found->second->mounts;
-        if (std::find(list.begin(), list.end(), rule.pattern) == list.end()) {
-          list.push_back(rule.pattern);
-        }
-      }
-    }
-  }
-  runtime.drain_quiet_ms = server_config(main_server)->drain_quiet_ms;
+  return {};
+}
+
+// The manager's nonce: 16 random bytes in hex.
+std::string make_nonce(Runtime& runtime) {
   unsigned char random_bytes[16];
   if (apr_generate_random_bytes(random_bytes, sizeof random_bytes) != APR_SUCCESS) {
     return "cannot generate the manager nonce: no random source";
@@ -114,6 +102,19 @@ std::string build_runtime(Runtime& runtime, server_rec* main_server) {
   for (unsigned char byte : random_bytes) {
     runtime.nonce += kHex[byte >> 4];
     runtime.nonce += kHex[byte & 15];
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string build_runtime(Runtime& runtime, server_rec* main_server) {
+  if (auto err = add_balancers(runtime, distinct_server_configs(main_server)); !err.empty()) {
+    return err;
+  }
+  runtime.drain_quiet_ms = server_config(main_server)->drain_quiet_ms();
+  if (auto err = make_nonce(runtime); !err.empty()) {
+    return err;
   }
   if (auto err = attach_shared_table(runtime, main_server); !err.empty()) {
     return err;

@@ -19,9 +19,11 @@
 
 #include "httpd.h"
 
-namespace idmb::shim {
+namespace idmb::config {
+class ServerConfig;
+}
 
-struct ServerConfig;
+namespace idmb::shim {
 
 struct MemberRuntime {
   const config::MemberConfig* config = nullptr;
@@ -66,9 +68,9 @@ std::string attach_shared_table(Runtime& runtime, server_rec* main_server);
 
 // Each server's configuration once: httpd hands a VirtualHost without Idm* directives the main
 // server's configuration itself, not a merged copy, so several servers may share one.
-std::vector<ServerConfig*> distinct_server_configs(server_rec* main_server);
+std::vector<const config::ServerConfig*> distinct_server_configs(server_rec* main_server);
 
-// Checks what directives alone cannot (config::check_server_scopes). Returns an error or empty.
+// Checks what directives alone cannot (config::check_servers). Returns an error or empty.
 std::string check_config(server_rec* main_server);
 
 // A new connection to the member: each of its addresses in turn until one connects (a name

@@ -1,14 +1,13 @@
 // Declarations shared by the shim's files. The shim is the only code that includes httpd/APR.
 #pragma once
 
-#include <deque>
-#include <string>
+#include <new>
+#include <utility>
 
 #include "httpd.h"
 #include "http_config.h"
 
-#include "idmb/config.h"
-#include "idmb/mount_map.h"
+#include "idmb/server_config.h"
 
 extern "C" {
 extern module AP_MODULE_DECLARE_DATA idmbalance_module;
@@ -16,18 +15,14 @@ extern module AP_MODULE_DECLARE_DATA idmbalance_module;
 
 namespace idmb::shim {
 
-// Per-server (and per-VirtualHost) configuration, as the directives built it.
-struct ServerConfig {
-  std::deque<config::BalancerConfig> balancers;     // defined in this server's scope (deque: stable addresses)
-  config::BalancerConfig* open_balancer = nullptr;  // the <IdmBalancer> section being read
-  MountMap mounts;                                  // own rules first, then the main server's
-  std::uint32_t drain_quiet_ms = 30000;             // IdmDrainQuietTime (main server only)
-};
+// Per-server (and per-VirtualHost) configuration: the core's model, built by the directives.
+using ServerConfig = config::ServerConfig;
 
 ServerConfig* server_config(server_rec* s);
 void* create_server_config(apr_pool_t* pool, server_rec* s);
 void* merge_server_config(apr_pool_t* pool, void* base, void* add);
-extern const command_rec directives[];
+// httpd's command table, built from the core's directive table when the module is loaded.
+extern command_rec directives[];
 
 // Allocates a C++ object in an APR pool; its destructor runs when the pool is cleared.
 template <class T, class... Args>

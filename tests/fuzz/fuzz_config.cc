@@ -9,16 +9,17 @@
 //     the options and the case of their keys do not matter; the secret is never in an error.
 //   apply_balancer_directive: a refused directive changes nothing; an accepted one leaves every
 //     setting in its documented range; the directive's case does not matter; an error names
-//     the directive; the secret is never in an error.
+//     the directive; the secret is never in an error; it accepts exactly the directives the
+//     table (directives.h) allows inside <IdmBalancer>.
 //   validate: equal to a reference of its documented checks.
 //
 // Input: 0x1F-separated fields; control[0] % 4 picks the mode:
 //   0  every further field is a duration and a size
 //   1  the further fields are IdmMember's arguments
-//   2  field 1 is a directive (or "\x1D" K: the K-th known one, case from the next bytes),
-//      the rest its arguments
-//   3  a whole <IdmBalancer>: groups of fields separated by a field "\x1C"; a group starting
-//      with "IdmMember" is a member, any other a directive; then validate()
+//   2  field 1 is a directive (or "\x1D" K: the K-th of the table's directives allowed inside
+//      <IdmBalancer>, IdmMember first, case from the next bytes), the rest its arguments
+//   3  a whole <IdmBalancer>: groups of fields separated by a field "\x1C", each a directive
+//      (as in mode 2) and its arguments; then validate()
 #include <algorithm>
 #include <array>
 #include <cstddef>
@@ -31,6 +32,7 @@
 
 #include "fuzz_support.h"
 #include "idmb/config.h"
+#include "idmb/directives.h"
 #include "idmb/health.h"
 
 using fuzz::show;
@@ -39,10 +41,17 @@ using Args = std::vector<std::string_view>;
 
 namespace {
 
-constexpr std::array<std::string_view, 15> kDirectives = {
-    "IdmSticky",      "IdmMethod",      "IdmSecret",      "IdmConnectTimeout", "IdmPingTimeout",
-    "IdmReplyTimeout", "IdmPingAfterIdle", "IdmPoolIdleTimeout", "IdmPoolSize", "IdmPacketSize",
-    "IdmHealthCheck", "IdmQueueTimeout", "IdmSlowStart",   "IdmPanicThreshold", "IdmRequestBodyBuffer"};
+// The directives allowed inside <IdmBalancer>, in table order (IdmMember first).
+const std::vector<std::string_view>& section_directives() {
+  static const std::vector<std::string_view> names = [] {
+    std::vector<std::string_view> out;
+    for (const Directive& d : directives()) {
+      if (d.where == Where::Balancer) out.push_back(d.name);
+    }
+    return out;
+  }();
+  return names;
+}
 
 std::string show_args(const Args& args) {
   std::string out;
@@ -274,7 +283,7 @@ void check_balancer_ranges(const BalancerConfig& b) {
 }
 
 std::optional<std::string_view> known_directive(std::string_view d) {
-  for (std::string_view k : kDirectives) {
+  for (std::string_view k : section_directives()) {
     if (fuzz::iequals(d, k)) return k;
   }
   return std::nullopt;
@@ -304,11 +313,16 @@ void check_directive(BalancerConfig& balancer, std::string_view directive, const
   }
   FUZZ_CHECK(known_directive(directive).has_value(), "accepted an unknown directive " + show(directive));
   check_balancer_ranges(balancer);
+  if (known_directive(directive) == std::string_view("IdmMember")) {
+    FUZZ_CHECK(balancer.members.size() == before.members.size() + 1, "IdmMember added no member");
+    check_member_ranges(balancer.members.back());
+  }
 }
 
 std::string pick_directive(std::string_view field) {
   if (field.size() < 2 || field[0] != '\x1D') return std::string(field);
-  std::string d(kDirectives[static_cast<std::uint8_t>(field[1]) % kDirectives.size()]);
+  const auto& names = section_directives();
+  std::string d(names[static_cast<std::uint8_t>(field[1]) % names.size()]);
   for (std::size_t i = 0; i < d.size(); ++i) {
     if (fuzz::Fields::byte(field, 2 + i / 8) & (1u << (i % 8))) {
       d[i] = d[i] == fuzz::ascii_upper(d[i]) ? fuzz::ascii_lower(d[i]) : fuzz::ascii_upper(d[i]);
@@ -375,12 +389,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (end > i) {
           const std::string head = pick_directive(rest[i]);
           const Args args(rest.begin() + static_cast<std::ptrdiff_t>(i) + 1, rest.begin() + static_cast<std::ptrdiff_t>(end));
-          if (fuzz::iequals(head, "IdmMember")) {
-            const auto m = parse_member(args);
-            if (m.ok()) b.members.push_back(*m);
-          } else {
-            check_directive(b, arena.keep(head), args);
-          }
+          check_directive(b, arena.keep(head), args);
         }
         i = end + 1;
       }

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <string>
 
+#include "../util/text.h"
 #include "ajp_wire.h"
 #include "idmb/ajp_codec.h"
 
@@ -17,13 +18,7 @@ constexpr std::size_t kMaxHeaders = 0xFFFF;
 // Attribute names go into the error log; keep a hostile or huge one short.
 constexpr std::size_t kMaxNameInMessage = 64;
 
-std::string quoted(std::string_view s) {
-  std::string out = "'";
-  out.append(s.substr(0, kMaxNameInMessage));
-  if (s.size() > kMaxNameInMessage) out.append("...");
-  out.push_back('\'');
-  return out;
-}
+std::string quoted(std::string_view s) { return text::quoted(s, {.max_bytes = kMaxNameInMessage}); }
 
 // Writes the payload after the 4-byte header. Past the end of `out` it keeps counting without
 // writing, so an overflow error can say how big the packet would have been. The first

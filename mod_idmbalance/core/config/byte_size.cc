@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "../util/ascii.h"
+#include "../util/text.h"
 #include "idmb/config.h"
 
 namespace idmb::config {
@@ -21,8 +22,7 @@ Expected<std::uint32_t> parse_byte_size(std::string_view text, std::uint32_t max
   } else if (ascii::iequals(unit, "m")) {
     scale = 1024 * 1024;
   }
-  std::string shown;
-  shown.append(1, '\'').append(text).append(1, '\'');
+  const std::string shown = text::quoted(text);
   if (number.empty() || scale == 0) {
     return fail("expected a size such as 65536, 64k or 1m, got " + shown);
   }

@@ -4,16 +4,14 @@
 #include <string_view>
 
 #include "../util/ascii.h"
+#include "../util/text.h"
 #include "idmb/config.h"
 
 namespace idmb::config {
 namespace {
 
 Expected<std::uint32_t> parse(std::string_view text, bool allow_zero) {
-  // Built with append: GCC 12 warns falsely (-Wrestrict, PR 105651) on "'" + std::string(text).
-  std::string quoted;
-  quoted.reserve(text.size() + 2);
-  quoted.append(1, '\'').append(text).append(1, '\'');
+  const std::string quoted = text::quoted(text);
   std::size_t digits = 0;
   while (digits < text.size() && ascii::is_digit(text[digits])) ++digits;
   const std::string_view number = text.substr(0, digits);

@@ -9,10 +9,13 @@
 #include <vector>
 
 #include "../util/ascii.h"
+#include "../util/text.h"
 #include "idmb/config.h"
 
 namespace idmb::config {
 namespace {
+
+using text::quoted;
 
 constexpr std::size_t kMaxNameLength = 63;
 constexpr std::size_t kMaxSecretLength = 255;
@@ -20,14 +23,6 @@ constexpr std::size_t kMaxHostLength = 253;
 constexpr std::size_t kMaxLabelLength = 63;
 
 bool is_route_char(char c) { return ascii::is_alnum(c) || c == '_' || c == '-'; }
-
-// Built with append: GCC 12 warns falsely (-Wrestrict, PR 105651) on "'" + std::string(s).
-std::string quoted(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 2);
-  out.append(1, '\'').append(s).append(1, '\'');
-  return out;
-}
 
 // DNS-style names; '_' is allowed because internal hostnames use it in practice.
 bool is_valid_hostname(std::string_view host) {
@@ -109,10 +104,9 @@ Expected<HostPort> parse_ajp_url(std::string_view url) {
 }
 
 std::optional<Activation> parse_activation(std::string_view text) {
-  if (ascii::iequals(text, "active")) return Activation::Active;
-  if (ascii::iequals(text, "disabled")) return Activation::Disabled;
-  if (ascii::iequals(text, "stopped")) return Activation::Stopped;
-  if (ascii::iequals(text, "standby")) return Activation::Standby;
+  for (Activation a : kActivations) {
+    if (ascii::iequals(text, to_string(a))) return a;
+  }
   return std::nullopt;
 }
 
@@ -128,9 +122,9 @@ Expected<Ok> apply_option(MemberConfig& member, std::string_view key, std::strin
     }
     member.route = value;
   } else if (ascii::iequals(key, "factor")) {
-    const auto factor = ascii::parse_decimal(value, 100);
+    const auto factor = ascii::parse_decimal(value, kMaxFactor);
     if (!factor || *factor == 0) {
-      return fail("factor must be an integer 1..100, got " + quoted(value));
+      return fail("factor must be an integer 1.." + std::to_string(kMaxFactor) + ", got " + quoted(value));
     }
     member.factor = static_cast<std::uint32_t>(*factor);
   } else if (ascii::iequals(key, "max")) {

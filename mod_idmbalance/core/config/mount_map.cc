@@ -6,6 +6,7 @@
 
 #include "idmb/config.h"
 #include "../util/glob.h"
+#include "../util/text.h"
 
 namespace idmb {
 namespace {
@@ -33,8 +34,7 @@ bool rule_matches(std::string_view pattern, std::string_view path) {
 Status check_pattern(std::string_view directive, std::string_view pattern) {
   const std::string prefix = std::string(directive) + " " + std::string(pattern) + ": ";
   if (pattern.empty() || pattern.front() != '/') {
-    return fail(std::string(directive) + ": the pattern must start with '/', got '" +
-                std::string(pattern) + "'");
+    return fail(std::string(directive) + ": the pattern must start with '/', got " + text::quoted(pattern));
   }
   for (char c : pattern) {
     const auto byte = static_cast<unsigned char>(c);

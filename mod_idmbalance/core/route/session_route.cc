@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "../util/text.h"
+
 namespace idmb::route {
 namespace {
 
@@ -16,13 +18,7 @@ constexpr bool is_route_char(char c) {
          c == '-';
 }
 
-constexpr bool is_space(char c) { return c == ' ' || c == '\t'; }
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-  return s;
-}
+using text::trim;
 
 void add_route(std::vector<std::string_view>& routes, std::string_view session_id) {
   const std::string_view route = route_of(session_id);

@@ -6,6 +6,7 @@
 
 #include "../util/ascii.h"
 #include "../util/glob.h"
+#include "../util/text.h"
 #include "idmb/control.h"
 
 #include "idmb/health.h"
@@ -14,7 +15,7 @@ namespace idmb::status {
 namespace {
 
 constexpr auto kRelaxed = std::memory_order_relaxed;
-constexpr std::uint32_t kMaxFactor = 100;
+using config::kMaxFactor;
 
 std::optional<int> hex_value(char c) {
   if (ascii::is_digit(c)) return c - '0';
@@ -45,18 +46,16 @@ Expected<std::string> decode_component(std::string_view text) {
   return out;
 }
 
+// Case-sensitive, unlike the directives: the manager's own forms send these spellings.
 std::optional<Action> parse_action(std::string_view s) {
-  if (s == "activate") return Action::Activate;
-  if (s == "disable") return Action::Disable;
-  if (s == "stop") return Action::Stop;
-  if (s == "standby") return Action::Standby;
-  if (s == "reset") return Action::Reset;
-  if (s == "recover") return Action::Recover;
+  for (Action a : kActions) {
+    if (s == to_string(a)) return a;
+  }
   return std::nullopt;
 }
 
 std::optional<config::Method> parse_method(std::string_view s) {
-  for (auto m : {config::Method::Requests, config::Method::Traffic, config::Method::Busyness, config::Method::P2C}) {
+  for (config::Method m : config::kMethods) {
     if (s == config::to_string(m)) return m;
   }
   return std::nullopt;
@@ -69,15 +68,7 @@ std::optional<bool> parse_on_off(std::string_view s) {
 }
 
 // Form values are echoed in errors, so keep them short and printable.
-std::string shown(std::string_view value) {
-  std::string out = "'";
-  for (char c : value.substr(0, 64)) {
-    const auto b = static_cast<unsigned char>(c);
-    out += (b < 0x20 || b >= 0x7F) ? '?' : c;
-  }
-  if (value.size() > 64) out += "...";
-  return out + "'";
-}
+std::string shown(std::string_view value) { return text::quoted(value, {.max_bytes = 64, .printable = true}); }
 
 struct Authority {
   std::string_view host;  // brackets kept for IPv6
@@ -192,7 +183,9 @@ Expected<Command> parse_command(const FormFields& fields) {
       }
     } else if (key == "factor") {
       const auto n = ascii::parse_decimal(value, kMaxFactor);
-      if (!n || *n < 1) return fail("factor " + shown(value) + " is not a number from 1 to 100");
+      if (!n || *n < 1) {
+        return fail("factor " + shown(value) + " is not a number from 1 to " + std::to_string(kMaxFactor));
+      }
       cmd.factor = static_cast<std::uint32_t>(*n);
     } else if (key == "method") {
       cmd.method = parse_method(value);
@@ -243,12 +236,6 @@ bool is_loopback_address(std::string_view ip) {
   return ip.starts_with("127.") || ip == "::1" || ip.starts_with("::ffff:127.");
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = ascii::to_lower(c);
-  return out;
-}
-
 }  // namespace
 
 bool host_names_server(std::string_view host_header, const ServerNames& names) {
@@ -261,9 +248,9 @@ bool host_names_server(std::string_view host_header, const ServerNames& names) {
   // Case-insensitive for the address too: IPv6 hex digits may come in either case.
   if (ascii::iequals(host, names.server_name) || ascii::iequals(host, names.local_address)) return true;
   if (ascii::iequals(host, "localhost")) return is_loopback_address(names.local_address);
-  const std::string lowered = lower(host);
+  const std::string lowered_host = ascii::lowered(host);
   for (std::string_view alias : names.aliases) {
-    if (glob_match(lower(alias), lowered)) return true;
+    if (glob_match(ascii::lowered(alias), lowered_host)) return true;
   }
   return false;
 }
@@ -278,13 +265,70 @@ bool nonce_matches(std::string_view expected, std::string_view given) {
   return diff == 0;
 }
 
+namespace {
+
+// One member action on its slot; says what it did in `done`.
+void apply_action(Action action, table::MemberSlot& slot, const Command& cmd, ControlTarget& target,
+                  std::string& done) {
+  const auto set_activation = [&](config::Activation a) {
+    slot.activation.store(static_cast<std::uint32_t>(a), kRelaxed);
+    done.append(" ").append(config::to_string(a)).append(";");
+  };
+  switch (action) {
+    case Action::Activate: {
+      const bool was_active = slot.activation.load(kRelaxed) == static_cast<std::uint32_t>(config::Activation::Active);
+      set_activation(config::Activation::Active);
+      // A member coming back from disabled/stopped/standby ramps up instead of taking a
+      // full share at once (its caches are cold).
+      if (const health::Policy* policy = target.health_policy(cmd.balancer); policy != nullptr && !was_active) {
+        health::begin_slow_start(slot, target.now_ms(), *policy);
+      }
+      break;
+    }
+    case Action::Disable: set_activation(config::Activation::Disabled); break;
+    case Action::Stop: set_activation(config::Activation::Stopped); break;
+    case Action::Standby: set_activation(config::Activation::Standby); break;
+    case Action::Reset:
+      zero_counters(slot);
+      done += " counters reset;";
+      break;
+    case Action::Recover:
+      // Not straight back into rotation: the next probe is due at once, and the probes
+      // (rise good ones) bring the member back, ramping up. No user request is gambled.
+      health::force_recovery_probe(slot);
+      done += " recovery probe requested;";
+      break;
+  }
+}
+
+// The balancer settings of the command (method, sticky force); false if the target refused one.
+bool apply_settings(const Command& cmd, ControlTarget& target, std::string& done, std::string& error) {
+  if (cmd.method) {
+    if (auto s = target.set_method(cmd.balancer, *cmd.method); !s) {
+      error = s.error();
+      return false;
+    }
+    done.append(" method ").append(config::to_string(*cmd.method)).append(";");
+  }
+  if (cmd.sticky_force) {
+    if (auto s = target.set_sticky_force(cmd.balancer, *cmd.sticky_force); !s) {
+      error = s.error();
+      return false;
+    }
+    done.append(" sticky force ").append(*cmd.sticky_force ? "on" : "off").append(";");
+  }
+  return true;
+}
+
+}  // namespace
+
 ControlResult apply_command(const Command& cmd, ControlTarget& target) {
   using Code = ControlResult::Code;
   if (cmd.balancer.empty()) return result(Code::Invalid, "no balancer given");
   if (!cmd.action && !cmd.factor && !cmd.method && !cmd.sticky_force) return result(Code::Invalid, "nothing to do");
   if ((cmd.action || cmd.factor) && cmd.member.empty()) return result(Code::Invalid, "no member given");
   if (cmd.factor && (*cmd.factor < 1 || *cmd.factor > kMaxFactor)) {
-    return result(Code::Invalid, "factor must be from 1 to 100");
+    return result(Code::Invalid, "factor must be from 1 to " + std::to_string(kMaxFactor));
   }
   if (!target.has_balancer(cmd.balancer)) return result(Code::NotFound, "no balancer " + shown(cmd.balancer));
   table::MemberSlot* slot = nullptr;
@@ -298,51 +342,12 @@ ControlResult apply_command(const Command& cmd, ControlTarget& target) {
   std::string done = cmd.balancer;
   if (!cmd.member.empty()) done.append("/").append(cmd.member);
   done += ":";
-  if (cmd.method) {
-    if (auto s = target.set_method(cmd.balancer, *cmd.method); !s) return result(Code::Failed, s.error());
-    done.append(" method ").append(config::to_string(*cmd.method)).append(";");
-  }
-  if (cmd.sticky_force) {
-    if (auto s = target.set_sticky_force(cmd.balancer, *cmd.sticky_force); !s) {
-      return result(Code::Failed, s.error());
-    }
-    done.append(" sticky force ").append(*cmd.sticky_force ? "on" : "off").append(";");
-  }
+  if (std::string error; !apply_settings(cmd, target, done, error)) return result(Code::Failed, std::move(error));
   if (cmd.factor) {
     slot->factor.store(*cmd.factor, kRelaxed);
     done.append(" factor ").append(std::to_string(*cmd.factor)).append(";");
   }
-  if (cmd.action) {
-    const auto set_activation = [&](config::Activation a) {
-      slot->activation.store(static_cast<std::uint32_t>(a), kRelaxed);
-      done.append(" ").append(config::to_string(a)).append(";");
-    };
-    switch (*cmd.action) {
-      case Action::Activate: {
-        const bool was_active = slot->activation.load(kRelaxed) == static_cast<std::uint32_t>(config::Activation::Active);
-        set_activation(config::Activation::Active);
-        // A member coming back from disabled/stopped/standby ramps up instead of taking a
-        // full share at once (its caches are cold).
-        if (const health::Policy* policy = target.health_policy(cmd.balancer); policy != nullptr && !was_active) {
-          health::begin_slow_start(*slot, target.now_ms(), *policy);
-        }
-        break;
-      }
-      case Action::Disable: set_activation(config::Activation::Disabled); break;
-      case Action::Stop: set_activation(config::Activation::Stopped); break;
-      case Action::Standby: set_activation(config::Activation::Standby); break;
-      case Action::Reset:
-        zero_counters(*slot);
-        done += " counters reset;";
-        break;
-      case Action::Recover:
-        // Not straight back into rotation: the next probe is due at once, and the probes
-        // (rise good ones) bring the member back, ramping up. No user request is gambled.
-        health::force_recovery_probe(*slot);
-        done += " recovery probe requested;";
-        break;
-    }
-  }
+  if (cmd.action) apply_action(*cmd.action, *slot, cmd, target, done);
   done.pop_back();  // the last ';'
   return result(Code::Ok, std::move(done));
 }

@@ -3,14 +3,12 @@
 #include <array>
 #include <string>
 
+#include "idmb/control.h"
 #include "idmb/status_render.h"
 
 namespace idmb::status {
 namespace {
 
-constexpr std::array<std::string_view, 6> kMemberActions = {"activate", "disable", "stop",
-                                                            "standby",  "reset",   "recover"};
-constexpr std::array<std::string_view, 4> kMethods = {"requests", "traffic", "busyness", "p2c"};
 
 constexpr std::string_view kStyle = R"css(
 body { font: 14px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 1.5em; color: #1d2125; background: #fafbfc; }
@@ -104,7 +102,8 @@ void balancer_form(std::string& out, const Snapshot& snap, const BalancerStatus&
   hidden(out, "nonce", snap.nonce);
   hidden(out, "balancer", b.name);
   out.append("\n<label>Method <select name=\"method\">");
-  for (std::string_view m : kMethods) {
+  for (config::Method method : config::kMethods) {
+    const std::string_view m = config::to_string(method);
     out.append("<option value=\"").append(m).append("\"").append(m == b.method ? " selected" : "");
     out.append(">").append(m).append("</option>");
   }
@@ -141,7 +140,8 @@ void member_actions(std::string& out, const Snapshot& snap, const BalancerStatus
   hidden(out, "nonce", snap.nonce);
   hidden(out, "balancer", b.name);
   hidden(out, "member", m.name);
-  for (std::string_view action : kMemberActions) {
+  for (Action a : kActions) {
+    const std::string_view action = to_string(a);
     // The current activation's own button, and "recover" for a member not in error, do
     // nothing: shown disabled so the row reads as a state display too.
     const bool current = (action == "activate" && m.activation == "active") ||

@@ -2,6 +2,7 @@
 #include <atomic>
 #include <string>
 
+#include "idmb/health.h"
 #include "idmb/status_snapshot.h"
 
 namespace idmb::status {
@@ -14,14 +15,7 @@ std::string_view activation_name(std::uint32_t raw) {
   return config::to_string(static_cast<config::Activation>(raw));
 }
 
-std::string_view health_name(std::uint32_t raw) {
-  switch (static_cast<table::Health>(raw)) {
-    case table::Health::Ok: return "ok";
-    case table::Health::Error: return "error";
-    case table::Health::Recovering: return "recovering";
-  }
-  return "unknown";
-}
+std::string_view health_name(std::uint32_t raw) { return health::to_string(static_cast<table::Health>(raw)); }
 
 std::string address_of(const config::MemberConfig& m) {
   return m.host + ":" + std::to_string(m.port);

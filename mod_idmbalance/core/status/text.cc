@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <string>
 
+#include "../util/text.h"
 #include "idmb/status_render.h"
 
 namespace idmb::status {
@@ -112,13 +113,7 @@ void append_prometheus_label_value(std::string& out, std::string_view text) {
 }
 
 std::string human_duration(std::int64_t ms) {
-  if (ms < 0) ms = 0;
-  const std::int64_t s = ms / 1000;
-  const std::int64_t m = s / 60, h = s / 3600, d = s / 86400;
-  if (s < 60) return std::to_string(s) + "s";
-  if (s < 3600) return std::to_string(m) + "m " + std::to_string(s % 60) + "s";
-  if (s < 86400) return std::to_string(h) + "h " + std::to_string(m % 60) + "m";
-  return std::to_string(d) + "d " + std::to_string(h % 24) + "h";
+  return text::human_duration(ms, text::DurationStyle::Fixed);
 }
 
 std::string human_bytes(std::uint64_t bytes) {

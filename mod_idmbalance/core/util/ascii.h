@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace idmb::ascii {
@@ -13,6 +14,14 @@ constexpr bool is_alpha(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && 
 constexpr bool is_alnum(char c) { return is_digit(c) || is_alpha(c); }
 constexpr char to_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
 
+inline std::string lowered(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = to_lower(c);
+  return out;
+}
+
+// The one case-insensitive comparison of the core (ASCII letters only, as HTTP and httpd's
+// directive names want it).
 constexpr bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i) {

@@ -2,11 +2,13 @@
 // httpd's directive table, so the mod_jk importer can build the same model.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "idmb/ajp_codec.h"
 #include "idmb/expected.h"
 #include "idmb/health.h"
 
@@ -15,15 +17,29 @@ namespace idmb::config {
 enum class Activation { Active, Disabled, Stopped, Standby };
 enum class Method { Requests, Traffic, Busyness, P2C };
 
+// Every value, in declaration order (to_string of each is its config and manager spelling).
+inline constexpr std::array<Activation, 4> kActivations = {Activation::Active, Activation::Disabled,
+                                                           Activation::Stopped, Activation::Standby};
+inline constexpr std::array<Method, 4> kMethods = {Method::Requests, Method::Traffic, Method::Busyness,
+                                                   Method::P2C};
+
 std::string_view to_string(Activation a);
 std::string_view to_string(Method m);
+
+// A member's factor (factor=N, the manager's factor field): 1..kMaxFactor.
+inline constexpr std::uint32_t kMaxFactor = 100;
+// IdmPacketSize: AJP's bounds (Tomcat's default packetSize .. what the 16-bit length allows).
+inline constexpr std::uint32_t kMinPacketSize = ajp::kMinPacketSize;
+inline constexpr std::uint32_t kMaxPacketSize = ajp::kMaxPacketSize;
+// IdmPoolSize: 1..kMaxPoolSize.
+inline constexpr std::uint32_t kMaxPoolSize = 4096;
 
 struct MemberConfig {
   std::string name;
   std::string host;            // from ajp://HOST:PORT; IPv6 as [::1]
   std::uint16_t port = 0;
   std::string route;           // defaults to name (Tomcat's jvmRoute)
-  std::uint32_t factor = 1;    // 1..100
+  std::uint32_t factor = 1;    // 1..kMaxFactor
   Activation activation = Activation::Active;
   std::string domain;
   std::string redirect;
@@ -49,8 +65,8 @@ struct BalancerConfig {
   std::uint32_t reply_timeout_ms = 60000;   // IdmReplyTimeout: gap between backend packets
   std::uint32_t ping_after_idle_ms = 10000; // IdmPingAfterIdle: idle time after which reuse needs a CPING
   std::uint32_t pool_idle_timeout_ms = 60000;  // IdmPoolIdleTimeout: idle connections are closed after this
-  std::uint32_t pool_max = 0;               // IdmPoolSize: 0 = ThreadsPerChild
-  std::uint32_t packet_size = 8192;         // IdmPacketSize: must match Tomcat's packetSize
+  std::uint32_t pool_max = 0;               // IdmPoolSize: 0 = ThreadsPerChild, else 1..kMaxPoolSize
+  std::uint32_t packet_size = kMinPacketSize;  // IdmPacketSize: must match Tomcat's packetSize
   std::uint32_t queue_timeout_ms = 1000;    // IdmQueueTimeout: wait for a member below its max=
   // IdmRequestBodyBuffer: request body bytes read from the client before a member is chosen,
   // so a slow upload of up to this size holds no Tomcat thread. 0: the first packet only.
@@ -77,13 +93,16 @@ Expected<std::uint32_t> parse_duration_or_zero_ms(std::string_view text);
 Expected<std::uint32_t> parse_byte_size(std::string_view text, std::uint32_t max);
 inline constexpr std::uint32_t kMaxRequestBodyBuffer = 64u * 1024 * 1024;
 
-// Applies one balancer-level directive (e.g. "IdmConnectTimeout", {"3s"}) to `balancer`.
-// Names are case-insensitive; the error names the directive and what is wrong.
+// Applies one directive allowed inside <IdmBalancer> (e.g. "IdmConnectTimeout", {"3s"}, or
+// "IdmMember", which adds a member) to `balancer`, through the directive table
+// (directives.h). Names are case-insensitive; the error names the directive and what is
+// wrong; a refused directive changes nothing.
 Status apply_balancer_directive(BalancerConfig& balancer, std::string_view directive,
                                 const std::vector<std::string_view>& args);
 
-// Whole-balancer checks run once the section is closed: at least one member, unique member
-// names and routes, redirect targets exist.
+// Whole-balancer checks run once the section is closed: a valid name, at least one member,
+// unique member names and routes, redirect targets exist, factors, packet size and pool size
+// in range (also for a model that was not built from directives).
 Status validate(const BalancerConfig& balancer);
 
 // What a valid balancer should still be warned about at start-up: today, members without an

@@ -7,13 +7,14 @@
 //   balancer=B       required
 //   member=M         the member to change; required by action and factor
 //   action=A         activate | disable | stop | standby | reset | recover
-//   factor=N         1..100; may come with or without an action (the HTML page posts it alone)
+//   factor=N         1..config::kMaxFactor (100); with or without an action (the HTML page posts it alone)
 //   method=M         requests | traffic | busyness | p2c      (balancer setting)
 //   sticky_force=F   on | off (also 1/0, true/false)          (balancer setting)
 // A form must change something: at least one of action, factor, method, sticky_force.
 // An empty "member=" counts as absent, so one balancer form can serve both levels.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -44,6 +45,10 @@ struct FormFields {
 Expected<FormFields> parse_form(std::string_view body);
 
 enum class Action { Activate, Disable, Stop, Standby, Reset, Recover };
+// Every action, in the order the manager page shows their buttons.
+inline constexpr std::array<Action, 6> kActions = {Action::Activate, Action::Disable, Action::Stop,
+                                                   Action::Standby,  Action::Reset,   Action::Recover};
+// The form's spelling: "activate", "disable", "stop", "standby", "reset", "recover".
 std::string_view to_string(Action a);
 
 struct Command {
@@ -120,9 +125,11 @@ struct ControlResult {
 //            busy (requests in flight still finish and decrement it), the balancing clock
 //            (zeroing it would send this member every new request), health, activation,
 //            and last_sticky_ms (the drain clock);
-//   recover  forces a recovery: a member in error becomes recovering (state_since = now), so
-//            it takes traffic again and the usual passive checks judge it; a member not in
-//            error is left alone (Ok, message says so).
+//   recover  makes the member's next probe due at once (health::force_recovery_probe) instead
+//            of at its next probe interval. Its state does not change here: a member in error
+//            comes back only after `rise` good probes, as recovering (ramping up over
+//            IdmSlowStart), so no user request is risked on it. For a member not in error it
+//            only brings its next probe forward. The message is "recovery probe requested".
 ControlResult apply_command(const Command& command, ControlTarget& target);
 
 }  // namespace idmb::status

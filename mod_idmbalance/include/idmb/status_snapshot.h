@@ -15,8 +15,8 @@
 
 namespace idmb::status {
 
-// "connect", "cping", "backend_closed", "protocol", "timeout", "fail_status", "client";
-// "unknown" for a value outside the enum. These are the JSON keys and Prometheus labels.
+// "connect", "cping", "backend_closed", "protocol", "timeout", "fail_status", "client",
+// "response"; "unknown" for a value outside the enum. These are the JSON keys and Prometheus labels.
 std::string_view error_class_name(table::ErrorClass c);
 
 struct MemberStatus {
@@ -62,8 +62,9 @@ struct BalancerStatus {
   std::vector<MemberStatus> members;
 };
 
-// A state change worth showing ("t1: error (connect)"). Filled by the caller; the table keeps
-// no event log yet.
+// A member's state change ("ok -> error after 2h 5m: connect failed"), newest first. The
+// caller fills these from the worker table's shared event ring (WorkerTable::recent_events),
+// naming balancer and member from the event's slot.
 struct Event {
   std::int64_t time_ms = 0;
   std::string balancer;

@@ -1,0 +1,86 @@
+// One server scope's configuration (the main server or a <VirtualHost>) as its directives
+// build it, plus the reader's state while they are read (which <IdmBalancer> section is
+// open). Plain C++: httpd's directive handlers (the shim) and other config readers (the mod_jk
+// converter) feed it the same way, through the directive table (directives.h).
+//
+//   ServerConfig conf;
+//   conf.open_section("app>");                       // <IdmBalancer app>
+//   conf.apply("IdmMember", {"t1", "ajp://h:8009"});
+//   conf.close_section();                            // </IdmBalancer>: validate()
+//   conf.apply("IdmMount", {"/app/*", "app"});
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "idmb/config.h"
+#include "idmb/directives.h"
+#include "idmb/expected.h"
+#include "idmb/mount_map.h"
+
+namespace idmb::config {
+
+inline constexpr std::uint32_t kDefaultDrainQuietMs = 30000;
+
+class ServerConfig {
+ public:
+  // Applies a directive of the table: one allowed inside a section to the open section's
+  // balancer (an error outside one), any other to this scope. Checks the argument count of
+  // Arity::One and Arity::Two as httpd does (httpd checks it before the shim gets here). The
+  // section opener is not applied here: see open_section.
+  Status apply(const Directive& directive, const Args& args);
+  // The same, by name (case-insensitive); an unknown name is an error.
+  Status apply(std::string_view name, const Args& args);
+
+  // "<IdmBalancer NAME>": `raw` is the text after "<IdmBalancer", up to and including the
+  // closing '>' (httpd's section arguments). Refuses a nested section, a missing '>', other
+  // than one name, and a name this scope has defined before.
+  Status open_section(std::string_view raw);
+  // "</IdmBalancer>": closes the open section, also when the result is an error, and checks
+  // its balancer as a whole (validate()).
+  Status close_section();
+  bool section_open() const { return section_open_; }
+  // The open section's balancer, or nullptr.
+  BalancerConfig* open_balancer() { return section_open_ ? &balancers_.back() : nullptr; }
+
+  // IdmMount, IdmUnmount and IdmDrainQuietTime, once their arguments are parsed.
+  Status mount(std::string_view pattern, std::string_view balancer) { return mounts_.mount(pattern, balancer); }
+  Status unmount(std::string_view pattern, std::string_view balancer) { return mounts_.unmount(pattern, balancer); }
+  void set_drain_quiet_ms(std::uint32_t ms) { drain_quiet_ms_ = ms; }
+
+  // Defined in this scope, in config order (a deque: their addresses stay put as it grows).
+  const std::deque<BalancerConfig>& balancers() const { return balancers_; }
+  // Own rules first, then (after merge) the main server's.
+  const MountMap& mounts() const { return mounts_; }
+  // IdmDrainQuietTime: when a disabled member with nothing in flight counts as drained.
+  std::uint32_t drain_quiet_ms() const { return drain_quiet_ms_; }
+
+  // A <VirtualHost>'s configuration as httpd merges it over the main server's: its own
+  // balancers and mounts, then the main server's mounts (as ProxyPassInherit does by default).
+  // Balancer names are global, so the main server's balancers stay the main server's.
+  static ServerConfig merge(const ServerConfig& main, const ServerConfig& vhost);
+
+ private:
+  std::deque<BalancerConfig> balancers_;
+  bool section_open_ = false;  // the last of balancers_ is being read
+  MountMap mounts_;
+  std::uint32_t drain_quiet_ms_ = kDefaultDrainQuietMs;
+};
+
+// What directives alone cannot check, over every scope (each listed once, even where httpd
+// shares one scope's configuration among servers): a balancer name is defined once in all
+// scopes together, and every IdmMount/IdmUnmount names a defined balancer
+// (check_server_scopes).
+Status check_servers(const std::vector<const ServerConfig*>& scopes);
+
+// The patterns that mount `balancer` in any scope, first occurrence first (the status page).
+std::vector<std::string> mount_patterns(const std::vector<const ServerConfig*>& scopes,
+                                        std::string_view balancer);
+
+// advisories() of every balancer of every scope.
+std::vector<std::string> advisories(const std::vector<const ServerConfig*>& scopes);
+
+}  // namespace idmb::config
