@@ -53,6 +53,22 @@ struct Scenario {
   bool sticky;  // every request carries the route of member 1
 };
 
+// The measured loop: ns per choose+start+finish. `sink` keeps the choices from being optimised out.
+double time_requests(Balancer& balancer, std::span<const std::string_view> routes, long iterations,
+                     std::atomic<std::uint64_t>& sink) {
+  std::uint64_t local = 0;
+  const auto begin = std::chrono::steady_clock::now();
+  for (long i = 0; i < iterations; ++i) {
+    const idmb::balance::Choice c = balancer.choose(routes);
+    balancer.start(c.member, c.sticky);
+    balancer.finish(c.member, 300, 4000);
+    local += static_cast<std::uint64_t>(c.member);
+  }
+  const auto end = std::chrono::steady_clock::now();
+  sink.fetch_add(local);
+  return std::chrono::duration<double, std::nano>(end - begin).count() / static_cast<double>(iterations);
+}
+
 // Wall-clock ns per iteration per thread.
 double measure(const Scenario& sc, int members, int threads, long iterations) {
   idmb::config::BalancerConfig config;
@@ -86,18 +102,7 @@ double measure(const Scenario& sc, int members, int threads, long iterations) {
       ready.fetch_add(1);
       while (!go.load()) {
       }
-      std::uint64_t local = 0;
-      const auto begin = std::chrono::steady_clock::now();
-      for (long i = 0; i < iterations; ++i) {
-        const idmb::balance::Choice c = balancer.choose(routes);
-        balancer.start(c.member, c.sticky);
-        balancer.finish(c.member, 300, 4000);
-        local += static_cast<std::uint64_t>(c.member);
-      }
-      const auto end = std::chrono::steady_clock::now();
-      ns[static_cast<std::size_t>(t)] =
-          std::chrono::duration<double, std::nano>(end - begin).count() / static_cast<double>(iterations);
-      sink.fetch_add(local);
+      ns[static_cast<std::size_t>(t)] = time_requests(balancer, routes, iterations, sink);
     });
   }
   while (ready.load() != threads) {

@@ -3,98 +3,35 @@
 // read-modify-write (no count is ever lost), and the choice itself may race (two pickers can
 // see the same minimum and both take it), which only makes the distribution slightly uneven.
 //
-// lb_value is a per-member virtual clock in fixed-point "cost units":
-//   requests  each request costs kRequestCost / factor (stride scheduling: the member with
-//             the smallest clock goes next, so picks follow the factors smoothly, and one
-//             fetch_add is all the cross-process state a pick needs);
-//   busyness  the member with the fewest in-flight requests per factor goes next; the
-//             requests clock breaks ties;
-//   traffic   each request costs a fixed kTrafficRequestBytes at start (so requests in flight,
-//             whose bytes are not counted yet, still spread) plus its bytes at finish, per
-//             factor;
-//   p2c       does not use the clock.
-// Clocks are compared modulo 2^64 (signed difference, as with TCP sequence numbers), so
-// wrap-around is harmless. A member that was out of rotation (error, stopped, excluded) keeps
-// its old clock and would take every request until it caught up; before each choice, any
-// candidate more than one window behind the most advanced candidate is lifted to that
-// distance (a compare-exchange, lost races are harmless). For requests and busyness the
-// window is two rounds at factor 1 (a legitimate spread is at most one stride), so a member
-// that comes back gets at most about one round's worth before it alternates. For traffic it is
-// kTrafficWindowBytes: that both bounds a returning member's head start (at most 1 MiB, i.e.
-// 256 request charges, per unit of factor) and is how much byte imbalance the method
-// remembers (mod_jk forgets by halving lb_value every minute instead).
-// That lift also heals a clock that has drifted more than 2^63 away: whichever clock looks
-// most advanced becomes the reference and the others are pulled to it.
-//
-// Every method weighs a member by its factor times its slow-start share (health.h): a member
-// that has just recovered or been re-activated starts at slow_start_min_percent of its factor
-// and reaches the whole factor at the end of the window (at least weight 1 throughout).
+// This file is what every balancing method shares: which members are candidates and in which
+// order (actives, standbys, panic), session affinity and its failover, `max=` reservations,
+// the slow-start weight, and the accounting and passive health around an attempt. What differs
+// per method (which candidate, what a request costs) is its MethodPolicy: method_policy.h (the
+// contract), methods.h (the four), and the virtual clock three of them share, virtual_clock.h.
 #include "idmb/balancer.h"
 
 #include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstring>
-#include <limits>
+
+#include "methods.h"
 
 namespace idmb::balance {
 namespace {
 
 using config::Activation;
-using config::Method;
 using table::Health;
 using table::MemberSlot;
 
 constexpr auto kRelaxed = std::memory_order_relaxed;
 
-// One request at factor 1. Large, so kRequestCost / factor truncates by < 1e-7 relative.
-constexpr std::uint64_t kRequestCost = std::uint64_t{1} << 32;
-constexpr std::uint64_t kRequestWindow = 2 * kRequestCost;
-// One byte at factor 1 (traffic). bytes * kByteCost stays below 2^64 because the bytes of one
-// request are clamped to kTrafficWindowBytes * kMaxFactor first: a larger charge would be
-// forgotten by the window anyway.
-constexpr std::uint64_t kByteCost = std::uint64_t{1} << 16;
-constexpr std::uint64_t kTrafficRequestBytes = 4096;
-constexpr std::uint64_t kTrafficWindowBytes = std::uint64_t{1} << 20;
-constexpr std::uint64_t kTrafficWindow = kTrafficWindowBytes * kByteCost;
-
 // The config allows 1..100; the manager may write anything, so clamp what we read. The upper
-// bound keeps busy * factor and the P2C weight sum (< 2^32) in range.
+// bound keeps busy * weight and the P2C weight sum (< 2^32) in range.
 constexpr std::uint32_t kMaxFactor = 1u << 16;
-// Weights are factors in hundredths (weight_of); costs divide by the weight, so they scale up
-// by the same amount: kRequestCost * 100 and 2^52 bytes-cost * 100 both stay below 2^64.
-constexpr std::uint32_t kWeightScale = 100;
 
 std::uint32_t factor_of(const MemberSlot& s) {
   return std::clamp<std::uint32_t>(s.factor.load(kRelaxed), 1, kMaxFactor);
-}
-
-// The clock, read once per decision and only if a ramping member needs it.
-class LazyNow {
- public:
-  explicit LazyNow(Clock& clock) : clock_(clock) {}
-  std::int64_t get() {
-    if (!known_) {
-      now_ = clock_.now_ms();
-      known_ = true;
-    }
-    return now_;
-  }
-
- private:
-  Clock& clock_;
-  std::int64_t now_ = 0;
-  bool known_ = false;
-};
-
-// Factor scaled by the slow-start share; factor <= 2^16, so the product fits.
-// In hundredths of a factor, so that the ramp also works at factor 1 (10% of factor 1 is
-// weight 10 against a healthy member's 100, not a rounded 1 against 1).
-std::uint32_t weight_of(const MemberSlot& s, LazyNow& now, const health::Policy& policy) {
-  const std::uint32_t factor = factor_of(s);
-  if (s.health.load(kRelaxed) != static_cast<std::uint32_t>(Health::Recovering)) return factor * kWeightScale;
-  const std::uint32_t percent = health::slow_start_percent(s, now.get(), policy);
-  return std::max<std::uint32_t>(factor * percent, 1);
 }
 
 std::uint64_t busy_of(const MemberSlot& s) {
@@ -124,31 +61,6 @@ bool contains(std::span<const int> list, int member) {
   return std::find(list.begin(), list.end(), member) != list.end();
 }
 
-// Traffic charge for `bytes` on a member of weight `weight` (see weight_of).
-std::uint64_t traffic_cost(std::uint64_t bytes, std::uint32_t weight) {
-  bytes = std::min<std::uint64_t>(bytes, kTrafficWindowBytes * kMaxFactor);
-  return std::min(bytes * kByteCost * kWeightScale / weight, kTrafficWindow);
-}
-
-std::uint64_t start_cost(Method method, std::uint32_t weight) {
-  switch (method) {
-    case Method::Requests:
-    case Method::Busyness: return kRequestCost * kWeightScale / weight;
-    case Method::Traffic: return traffic_cost(kTrafficRequestBytes, weight);
-    case Method::P2C: return 0;
-  }
-  return 0;
-}
-
-// A snapshot of one candidate, taken once per choice so that one decision sees one value.
-struct Candidate {
-  int index;
-  std::uint32_t weight;  // weight_of(): the factor in hundredths, ramped while recovering
-  std::uint64_t busy;
-  std::uint64_t lb;
-  std::int64_t clock;  // lb relative to the first candidate (modular), after lifting
-};
-
 // Candidates on the stack for ordinary balancers; the heap only for unusually large ones.
 class Candidates {
  public:
@@ -170,83 +82,82 @@ class Candidates {
   std::size_t size_ = 0;
 };
 
-// Sets each candidate's `clock` and lifts members that lag more than `window` behind the most
-// advanced one (see the file comment).
-void settle_clocks(std::span<Candidate> cands, const std::vector<MemberSlot*>& slots,
-                   std::uint64_t window) {
-  const std::uint64_t ref = cands[0].lb;
-  std::int64_t newest = 0;
-  for (Candidate& c : cands) {
-    c.clock = static_cast<std::int64_t>(c.lb - ref);
-    newest = std::max(newest, c.clock);
-  }
-  const std::int64_t floor = newest - static_cast<std::int64_t>(window);
-  for (Candidate& c : cands) {
-    if (c.clock >= floor) continue;
-    std::uint64_t expected = c.lb;
-    const std::uint64_t lifted = ref + static_cast<std::uint64_t>(floor);
-    // On failure another picker moved it (a start, or the same lift): fine either way.
-    slots[static_cast<std::size_t>(c.index)]->lb_value.compare_exchange_strong(expected, lifted, kRelaxed);
-    c.clock = floor;
-  }
-}
-
-// The lag window is `base` for members at full weight of factor 1 or more; a ramping member
-// of weight w < kWeightScale advances kWeightScale / w times faster per request, so the
-// window widens by that much, or its healthy peers would be lifted on every pick.
-std::uint64_t window_for(std::span<const Candidate> cands, std::uint64_t base) {
-  std::uint32_t lightest = kWeightScale;
-  for (const Candidate& c : cands) lightest = std::min(lightest, c.weight);
-  return base * ((kWeightScale + lightest - 1) / lightest);
-}
-
-// Smallest clock; ties go to the lowest member index (candidates are in index order).
-int by_clock(std::span<Candidate> cands) {
-  const Candidate* best = &cands[0];
-  for (const Candidate& c : cands) {
-    if (c.clock < best->clock) best = &c;
-  }
-  return best->index;
-}
-
-// a.busy / a.weight < b.busy / b.weight, without division.
-bool less_busy(const Candidate& a, const Candidate& b) { return a.busy * b.weight < b.busy * a.weight; }
-
-int by_busy(std::span<Candidate> cands) {
-  const Candidate* best = &cands[0];
-  for (const Candidate& c : cands) {
-    if (less_busy(c, *best) || (!less_busy(*best, c) && c.clock < best->clock)) best = &c;
-  }
-  return best->index;
-}
-
-// Index into `cands` drawn with probability factor / total, skipping `skip` (whose factor the
-// caller already took out of `total`). `r` is 32 uniform bits.
-std::size_t draw(std::span<const Candidate> cands, std::uint64_t total, std::uint64_t r, std::size_t skip) {
-  std::uint64_t point = (r * total) >> 32;  // uniform in [0, total)
-  std::size_t last = skip == 0 ? 1 : 0;
-  for (std::size_t i = 0; i < cands.size(); ++i) {
-    if (i == skip) continue;
-    last = i;
-    if (point < cands[i].weight) return i;
-    point -= cands[i].weight;
-  }
-  return last;  // unreachable with a consistent total
-}
-
-// Power of two choices: two distinct candidates drawn by weight, the less busy per factor
-// wins, a tie goes to the first drawn.
-int p2c(std::span<const Candidate> cands, Random& random) {
-  std::uint64_t total = 0;
-  for (const Candidate& c : cands) total += c.weight;
-  const std::uint64_t r = random.next();
-  const std::size_t none = cands.size();
-  const std::size_t first = draw(cands, total, r & 0xffffffffu, none);
-  const std::size_t second = draw(cands, total - cands[first].weight, r >> 32, first);
-  return less_busy(cands[second], cands[first]) ? cands[second].index : cands[first].index;
-}
-
 }  // namespace
+
+// Factor <= 2^16 and percent <= 100, so the product fits.
+std::uint32_t weight_of(const MemberSlot& s, LazyNow& now, const health::Policy& policy) {
+  const std::uint32_t factor = factor_of(s);
+  if (s.health.load(kRelaxed) != static_cast<std::uint32_t>(Health::Recovering)) return factor * kWeightScale;
+  const std::uint32_t percent = health::slow_start_percent(s, now.get(), policy);
+  return std::max<std::uint32_t>(factor * percent, 1);
+}
+
+// The candidates of one normal choice, gathered in member order, and the choice among them.
+class Balancer::Round {
+ public:
+  Round(Balancer& balancer, std::span<const int> exclude)
+      : balancer_(balancer), exclude_(exclude), candidates_(balancer.size()), now_(balancer.clock_) {}
+
+  // Adds member `i` (slot `s`) unless it is excluded for this request or at its `max=` limit.
+  // A full member is passed over like an excluded one, its overflow going to the others; it
+  // still counts as usable for the panic arithmetic.
+  void offer(int i, const MemberSlot& s) {
+    if (contains(exclude_, i)) return;
+    if (!balancer_.has_room(i)) {
+      saw_full_ = true;
+      return;
+    }
+    candidates_.push({i, weight_of(s, now_, balancer_.policy_), busy_of(s), s.lb_value.load(kRelaxed), 0});
+  }
+  // Offers the usable active members (of `domain`, if given) and counts the actives: the
+  // numbers panic() needs.
+  void offer_active(std::string_view domain) {
+    const int n = static_cast<int>(balancer_.size());
+    for (int i = 0; i < n; ++i) {
+      const MemberSlot& s = balancer_.slot(i);
+      if (activation_of(s) != Activation::Active) continue;
+      ++active_;
+      if (!health_usable(s)) continue;
+      ++usable_active_;
+      if (!domain.empty() && balancer_.config_.members[static_cast<std::size_t>(i)].domain != domain) continue;
+      offer(i, s);
+    }
+  }
+  // Usable actives are fewer than panic_percent of all active members (after offer_active()).
+  bool panic() const {
+    const std::uint32_t percent = balancer_.policy_.panic_percent;
+    return percent > 0 && active_ > 0 && usable_active_ * 100 < std::uint64_t{percent} * active_;
+  }
+  // Offers every member whose slot passes `takes`.
+  template <class Takes>
+  void offer_all(Takes takes) {
+    const int n = static_cast<int>(balancer_.size());
+    for (int i = 0; i < n; ++i) {
+      const MemberSlot& s = balancer_.slot(i);
+      if (takes(s)) offer(i, s);
+    }
+  }
+  bool empty() const { return candidates_.empty(); }
+  void clear() { candidates_.clear(); }
+
+  // The method's pick among the candidates, or -1 (full if a `max=` limit was in the way).
+  Pick result() {
+    if (candidates_.empty()) return {-1, saw_full_};
+    if (candidates_.size() == 1) return {candidates_[0].index, false};  // no method needed, no clock lifted
+    PickContext context{balancer_.slots_, balancer_.random_};
+    const std::span<Candidate> all = candidates_.all();
+    return {with_policy(balancer_.method(), [&](const auto& method) { return method.pick(all, context); }), false};
+  }
+
+ private:
+  Balancer& balancer_;
+  std::span<const int> exclude_;
+  Candidates candidates_;
+  LazyNow now_;
+  bool saw_full_ = false;
+  std::size_t active_ = 0;         // members with activation Active
+  std::size_t usable_active_ = 0;  // of those, the ones whose health is usable
+};
 
 Balancer::Balancer(const config::BalancerConfig& config, std::vector<table::MemberSlot*> slots, Random& random,
                    Clock& clock, const health::Policy& policy)
@@ -269,11 +180,6 @@ bool Balancer::usable_for_sticky(int member) const {
   return (a == Activation::Active || a == Activation::Disabled || a == Activation::Standby) && health_usable(s);
 }
 
-bool Balancer::usable_for_new(int member) const {
-  const MemberSlot& s = slot(member);
-  return activation_of(s) == Activation::Active && health_usable(s);
-}
-
 // The normal choice, in this order:
 //   1. the usable active members (not excluded for this request), unless in panic;
 //   2. failing those, the usable standby members: a hot standby takes over when no active
@@ -287,109 +193,55 @@ bool Balancer::usable_for_new(int member) const {
 // about the balancer as a whole. A domain choice (session failover) takes usable active
 // members of that domain only: no standbys, no panic.
 Balancer::Pick Balancer::pick_new(std::span<const int> exclude, std::string_view domain) {
-  const int n = static_cast<int>(slots_.size());
-  Candidates cands(slots_.size());
-  LazyNow now(clock_);
-  const auto push = [&](int i, const MemberSlot& s) {
-    cands.push({i, weight_of(s, now, policy_), busy_of(s), s.lb_value.load(kRelaxed), 0});
-  };
-  const auto choose_among = [&]() -> int {
-    if (cands.size() == 1) return cands[0].index;
-    switch (method()) {
-      case Method::Requests:
-        settle_clocks(cands.all(), slots_, window_for(cands.all(), kRequestWindow));
-        return by_clock(cands.all());
-      case Method::Traffic:
-        settle_clocks(cands.all(), slots_, window_for(cands.all(), kTrafficWindow));
-        return by_clock(cands.all());
-      case Method::Busyness:
-        settle_clocks(cands.all(), slots_, window_for(cands.all(), kRequestWindow));
-        return by_busy(cands.all());
-      case Method::P2C:
-        return p2c(cands.all(), random_);
-    }
-    return cands[0].index;
-  };
-
-  // A member at its `max=` limit is passed over like an excluded one: its overflow goes to the
-  // others (it still counts as usable for the panic arithmetic).
-  bool saw_full = false;
-  const auto full = [&](int i) {
-    const bool is_full = !has_room(i);
-    saw_full = saw_full || is_full;
-    return is_full;
-  };
-  std::size_t active = 0;
-  std::size_t usable_active = 0;
-  for (int i = 0; i < n; ++i) {
-    const MemberSlot& s = slot(i);
-    if (activation_of(s) != Activation::Active) continue;
-    ++active;
-    if (!health_usable(s)) continue;
-    ++usable_active;
-    if (contains(exclude, i)) continue;
-    if (!domain.empty() && config_.members[static_cast<std::size_t>(i)].domain != domain) continue;
-    if (full(i)) continue;
-    push(i, s);
+  Round round(*this, exclude);
+  round.offer_active(domain);
+  if (!domain.empty()) return round.result();
+  const bool panic = round.panic();
+  if (!panic && !round.empty()) return round.result();
+  if (round.empty()) {
+    round.offer_all([](const MemberSlot& s) { return activation_of(s) == Activation::Standby && health_usable(s); });
+    if (!round.empty()) return round.result();
   }
-  if (!domain.empty()) return {cands.empty() ? -1 : choose_among(), false, cands.empty() && saw_full};
-  const bool panic = policy_.panic_percent > 0 && active > 0 &&
-                     usable_active * 100 < std::uint64_t{policy_.panic_percent} * active;
-  if (!panic && !cands.empty()) return {choose_among(), false};
-
-  if (cands.empty()) {
-    for (int i = 0; i < n; ++i) {
-      const MemberSlot& s = slot(i);
-      if (activation_of(s) == Activation::Standby && health_usable(s) && !contains(exclude, i) && !full(i)) {
-        push(i, s);
-      }
-    }
-    if (!cands.empty()) return {choose_among(), false};
-  }
-  if (!panic) return {-1, false, saw_full};
-
-  cands.clear();
-  for (int i = 0; i < n; ++i) {
-    const MemberSlot& s = slot(i);
+  if (!panic) return round.result();  // none
+  round.clear();
+  round.offer_all([](const MemberSlot& s) {
     const Activation a = activation_of(s);
-    if ((a == Activation::Active || a == Activation::Standby) && health_known(s) && !contains(exclude, i) &&
-        !full(i)) {
-      push(i, s);
-    }
+    return (a == Activation::Active || a == Activation::Standby) && health_known(s);
+  });
+  return round.result();
+}
+
+int Balancer::take_new(Choice& choice, std::span<const int> exclude, std::string_view domain) {
+  const Pick pick = pick_new(exclude, domain);
+  choice.member = pick.member;
+  choice.full = pick.full;
+  return pick.member;
+}
+
+int Balancer::find_route(std::string_view route) const {
+  for (int i = 0; i < static_cast<int>(slots_.size()); ++i) {
+    if (route_of(slot(i)) == route) return i;
   }
-  if (cands.empty()) return {-1, false, saw_full};
-  return {choose_among(), true};
+  return -1;
+}
+
+bool Balancer::takes_sticky(int member, std::span<const int> exclude) const {
+  return member >= 0 && !contains(exclude, member) && usable_for_sticky(member);
 }
 
 Choice Balancer::choose(std::span<const std::string_view> session_routes, std::span<const int> exclude) {
   Choice choice;
-  const auto pick_into = [&](std::string_view domain = {}) {
-    const Pick pick = pick_new(exclude, domain);
-    choice.member = pick.member;
-    choice.panic = pick.panic;
-    choice.full = pick.full;
-    return pick.member;
-  };
   if (!config_.sticky.enabled || session_routes.empty()) {
-    pick_into();
+    take_new(choice, exclude);
     return choice;
   }
-  const int n = static_cast<int>(slots_.size());
-  const auto find_route = [&](std::string_view route) {
-    for (int i = 0; i < n; ++i) {
-      if (route_of(slot(i)) == route) return i;
-    }
-    return -1;
-  };
-  const auto takes_sticky = [&](int m) { return m >= 0 && !contains(exclude, m) && usable_for_sticky(m); };
-
   // Any route whose member can take it wins, even after one whose member cannot: with two
   // session cookies (say one stale, for another path), the live one is the better guess.
   int named = -1;
   for (std::string_view route : session_routes) {
     const int m = find_route(route);
     if (m < 0) continue;
-    if (takes_sticky(m)) {
+    if (takes_sticky(m, exclude)) {
       choice.member = m;
       choice.sticky = true;
       choice.session_route = route;
@@ -402,35 +254,35 @@ Choice Balancer::choose(std::span<const std::string_view> session_routes, std::s
   }
   if (named < 0) {  // unknown routes: a new session as far as we can tell
     choice.session_route = session_routes.front();
-    pick_into();
+    take_new(choice, exclude);
     return choice;
   }
+  fail_over(choice, named, exclude);
+  return choice;
+}
 
-  // The session's member cannot take it: its redirect, then its replication domain, then
-  // (unless force) any member.
+// Its redirect, then its replication domain, then (unless force) any member.
+void Balancer::fail_over(Choice& choice, int named, std::span<const int> exclude) {
   const config::MemberConfig& owner = config_.members[static_cast<std::size_t>(named)];
   if (!owner.redirect.empty()) {
     const int target = find_route(owner.redirect);
-    if (takes_sticky(target)) {
+    if (takes_sticky(target, exclude)) {
       choice.member = target;
       choice.route_changed = true;
-      return choice;
+      return;
     }
   }
-  if (!owner.domain.empty()) {
-    if (pick_into(owner.domain) >= 0) {
-      choice.route_changed = true;
-      return choice;
-    }
+  if (!owner.domain.empty() && take_new(choice, exclude, owner.domain) >= 0) {
+    choice.route_changed = true;
+    return;
   }
   if (sticky_force()) {
     choice.refused_by_force = true;
-    return choice;
+    return;
   }
   // In panic the normal choice may land on the session's own member after all: then it stays.
-  choice.route_changed = pick_into() != named;
+  choice.route_changed = take_new(choice, exclude) != named;
   choice.sticky = choice.member == named;
-  return choice;
 }
 
 bool Balancer::has_room(int member) const {
@@ -453,7 +305,9 @@ bool Balancer::start(int member, bool sticky) {
   }
   s.requests.fetch_add(1, kRelaxed);
   LazyNow now(clock_);
-  if (const std::uint64_t cost = start_cost(method(), weight_of(s, now, policy_)); cost != 0) {
+  MemberWeight weight(s, now, policy_);
+  const std::uint64_t cost = with_policy(method(), [&](const auto& m) { return m.start_cost(weight); });
+  if (cost != 0) {
     s.lb_value.fetch_add(cost, kRelaxed);
   }
   if (sticky) {
@@ -484,14 +338,12 @@ void Balancer::finish(int member, std::uint64_t bytes_out, std::uint64_t bytes_i
   }
   s.bytes_out.fetch_add(bytes_out, kRelaxed);
   s.bytes_in.fetch_add(bytes_in, kRelaxed);
-  if (method() == Method::Traffic) {
-    const std::uint64_t bytes = bytes_out > std::numeric_limits<std::uint64_t>::max() - bytes_in
-                                    ? std::numeric_limits<std::uint64_t>::max()
-                                    : bytes_out + bytes_in;
-    LazyNow now(clock_);
-    if (const std::uint64_t cost = traffic_cost(bytes, weight_of(s, now, policy_)); cost != 0) {
-      s.lb_value.fetch_add(cost, kRelaxed);
-    }
+  LazyNow now(clock_);
+  MemberWeight weight(s, now, policy_);
+  const std::uint64_t cost =
+      with_policy(method(), [&](const auto& m) { return m.finish_cost(bytes_out, bytes_in, weight); });
+  if (cost != 0) {
+    s.lb_value.fetch_add(cost, kRelaxed);
   }
 }
 
@@ -510,7 +362,7 @@ health::Transition Balancer::record_error(int member, table::ErrorClass error) {
 
 void Balancer::record_success(int member) {
   if (member < 0 || static_cast<std::size_t>(member) >= slots_.size()) return;
-  health::on_request_success(slot(member), 0);
+  health::on_request_success(slot(member));
 }
 
 }  // namespace idmb::balance

@@ -122,7 +122,7 @@ Status validate(const Policy& policy) {
   return Ok{};
 }
 
-Transition on_request_success(MemberSlot& slot, std::int64_t /*now_ms*/) {
+Transition on_request_success(MemberSlot& slot) {
   // Load first: the common case (no failures) then writes nothing to the shared line.
   if (slot.consecutive_failures.load(kRelaxed) != 0) slot.consecutive_failures.store(0, kRelaxed);
   return unchanged(slot.health.load(kRelaxed));

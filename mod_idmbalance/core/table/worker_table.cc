@@ -303,7 +303,12 @@ void WorkerTable::carry_over_from(const WorkerTable& previous) {
     copy_atomic(to.bytes_in, from->bytes_in);
     copy_atomic(to.sticky_hits, from->sticky_hits);
     copy_atomic(to.last_sticky_ms, from->last_sticky_ms);
-    // Not busy: the old generation's requests in flight finish (and decrement) in the old table.
+    // Not carried, on purpose (tests/unit/table/test_carry_over_fields.cc fails for any other
+    // field this function does not copy):
+    //   busy: the old generation's requests in flight finish (and decrement) in the old table;
+    //   secret_refused_ms: a refused secret is logged once per run, when this goes from 0 to
+    //     set, and the restart may well have brought the corrected secret;
+    //   identity, names, route, configured_*: the new configuration's, written by add().
   }
   header_->generation.store(previous.header().generation.load(kRelaxed) + 1, kRelaxed);
   carry_events_from(previous);

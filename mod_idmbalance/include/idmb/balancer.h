@@ -1,7 +1,11 @@
 // Member choice for one balancer, over the shared table: session affinity first, then the
-// balancing method. The get/release pair (nginx's get/free contract) is the one place where
-// load accounting happens. Time and randomness are injected. Health (health.h) enters as
-// usable or not, the slow-start share of a recovering member, and the panic threshold.
+// balancing method. As in nginx's upstream peer contract, choose() is the "get" and start(),
+// finish(), record_error() and record_success() are the "free": the one place where load
+// accounting and passive health happen, whatever the method. Each method (requests, traffic,
+// busyness, p2c) is a small policy with one contract (core/balance/method_policy.h; the four
+// are in methods.h), looked up from the method value for every call, since the manager may
+// change it at run time. Time and randomness are injected. Health (health.h) enters as usable
+// or not, the slow-start share of a recovering member, and the panic threshold.
 #pragma once
 
 #include <cstdint>
@@ -33,7 +37,6 @@ struct Choice {
   bool sticky = false;               // chosen by its session route
   bool route_changed = false;        // the session's route named a member that could not take it
   bool refused_by_force = false;     // sticky force: 503 instead of moving the session
-  bool panic = false;                // too few usable members: chosen among all, health ignored
   bool full = false;                 // member -1 because every candidate is at its `max=` limit
   std::string_view session_route;    // the route found in the request, if any
 };
@@ -80,14 +83,20 @@ class Balancer {
  private:
   struct Pick {
     int member = -1;
-    bool panic = false;
-    bool full = false;
+    bool full = false;  // member -1 because `max=` limits passed over a candidate
   };
+  class Round;  // the candidates of one normal choice (balancer.cc)
+
   // The normal choice for a request without a (usable) session; see balancer.cc for the order
   // of actives, standbys and panic. With `domain`, only that domain's usable active members.
   Pick pick_new(std::span<const int> exclude, std::string_view domain = {});
+  // pick_new() into `choice` (member and full); returns the member.
+  int take_new(Choice& choice, std::span<const int> exclude, std::string_view domain = {});
+  // The session's member `named` cannot take its request: redirect, domain, force or any member.
+  void fail_over(Choice& choice, int named, std::span<const int> exclude);
+  int find_route(std::string_view route) const;
+  bool takes_sticky(int member, std::span<const int> exclude) const;
   bool usable_for_sticky(int member) const;
-  bool usable_for_new(int member) const;
 
   const config::BalancerConfig& config_;
   std::vector<table::MemberSlot*> slots_;

@@ -1,7 +1,9 @@
 // Balancer-wide settings that the manager can change at run time (method, sticky force), in
 // shared memory next to the worker table so that every child sees a change at once and a
-// graceful restart keeps it. Same rules as the worker table: pointer-free, fixed-size, found
-// again by name, a config edit wins over an older runtime edit.
+// graceful restart keeps it. Same rules as the worker table: pointer-free, fixed-size,
+// versioned (a header with magic, version and slot size, checked on attach), found again by
+// name, a config edit wins over an older runtime edit.
+// In memory: SettingsHeader, then `capacity` BalancerSlots.
 #pragma once
 
 #include <atomic>
@@ -16,6 +18,18 @@
 
 namespace idmb::table {
 
+inline constexpr std::uint32_t kSettingsMagic = 0x53424449;  // "IDBS" little-endian
+// Bump on any change to SettingsHeader or BalancerSlot: a generation with another layout is
+// then not attached (its runtime edits are not carried over) rather than misread.
+inline constexpr std::uint32_t kSettingsVersion = 1;
+
+struct alignas(64) SettingsHeader {
+  std::uint32_t magic;
+  std::uint32_t version;
+  std::uint32_t capacity;   // balancer slots that follow
+  std::uint32_t slot_size;  // sizeof(BalancerSlot) when written: a layout check
+};
+
 struct alignas(64) BalancerSlot {
   char name[kNameSize];
   std::uint32_t configured_method;
@@ -26,10 +40,12 @@ struct alignas(64) BalancerSlot {
 
 class BalancerSettings {
  public:
-  static std::size_t bytes_needed(std::size_t capacity) { return capacity * sizeof(BalancerSlot); }
-  // Formats `memory` (64-byte aligned) as `capacity` unused slots.
+  static std::size_t bytes_needed(std::size_t capacity);
+  // Formats `memory` (at least bytes_needed(capacity), 64-byte aligned) as `capacity` unused
+  // slots.
   static Expected<BalancerSettings> create(std::span<std::byte> memory, std::size_t capacity);
-  // The settings another generation created in `memory` (unused slots have an empty name).
+  // The settings another generation created in `memory` (unused slots have an empty name);
+  // checks magic, version, slot size and bounds.
   static Expected<BalancerSettings> attach(std::span<std::byte> memory);
 
   Expected<BalancerSlot*> add(const config::BalancerConfig& balancer);

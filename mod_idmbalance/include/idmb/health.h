@@ -47,7 +47,7 @@ struct Transition {
 
 // A request on this member succeeded: the consecutive-failure count starts again. Never
 // changes the state (an Error member comes back by probing only).
-Transition on_request_success(table::MemberSlot& slot, std::int64_t now_ms);
+Transition on_request_success(table::MemberSlot& slot);
 
 // Tomcat answers every request whose AJP secret does not match with 403 and closes the
 // connection, while CPING (which carries no secret) keeps passing: the member looks healthy and

@@ -40,6 +40,8 @@ enum class Health : std::uint32_t {
   Recovering,  // probed good again; ramping up (slow start)
 };
 
+// A new field must be carried over a graceful restart by WorkerTable::carry_over_from, or be
+// listed there as not carried, with why (a unit test checks every byte).
 struct alignas(64) MemberSlot {
   // Identity: written by the parent before any child exists, then read-only.
   char balancer[kNameSize];

@@ -640,6 +640,63 @@ TEST_CASE("Shared balancer settings override the configured method and sticky fo
   CHECK(moved.route_changed);
 }
 
+TEST_CASE("what each method charges the virtual clock at start and at finish", "[balance]") {
+  // At factor 1 and full health a member weighs 100 (hundredths): a request costs 2^32 units
+  // (requests, busyness), a byte 2^16 (traffic, which charges 4096 bytes at the start).
+  struct Row {
+    Method method;
+    std::uint64_t at_start;
+    std::uint64_t at_finish;  // of 300 + 4000 bytes
+  };
+  const Row row = GENERATE(Row{Method::Requests, std::uint64_t{1} << 32, 0},
+                           Row{Method::Traffic, std::uint64_t{4096} << 16, std::uint64_t{4300} << 16},
+                           Row{Method::Busyness, std::uint64_t{1} << 32, 0}, Row{Method::P2C, 0, 0});
+  CAPTURE(idmb::config::to_string(row.method));
+  Rig rig(weighted({1, 1}), row.method);
+  MemberSlot& s = rig.slot(0);
+  rig.balancer->start(0, false);
+  CHECK(s.lb_value == row.at_start);
+  rig.balancer->finish(0, 300, 4000);
+  CHECK(s.lb_value == row.at_start + row.at_finish);
+}
+
+TEST_CASE("traffic charges at most one window, at any factor", "[balance]") {
+  constexpr std::uint64_t kWindow = std::uint64_t{1} << 36;  // 1 MiB at 2^16 per byte
+  // The manager may write any factor; 2^16 is as heavy as a member gets.
+  const std::uint32_t factor = GENERATE(1u, 100u, 1u << 16, 1u << 20);
+  CAPTURE(factor);
+  Rig rig(weighted({1, 1}), Method::Traffic);
+  MemberSlot& s = rig.slot(0);
+  s.factor = factor;
+  for (const std::uint64_t bytes : {std::uint64_t{1} << 37, ~std::uint64_t{0}}) {
+    CAPTURE(bytes);
+    const std::uint64_t before = s.lb_value;
+    rig.balancer->finish(0, bytes, bytes);
+    CHECK(s.lb_value - before == kWindow);
+  }
+}
+
+TEST_CASE("the method is looked up for every call: a run-time change applies at once", "[balance]") {
+  Rig rig(weighted({1, 1}));
+  idmb::table::BalancerSlot settings{};
+  settings.method.store(static_cast<std::uint32_t>(Method::Requests));
+  rig.balancer->use_shared_settings(&settings);
+  MemberSlot& s = rig.slot(0);
+  rig.balancer->start(0, false);
+  CHECK(s.lb_value == std::uint64_t{1} << 32);
+  // The manager switches to traffic while the request runs: its finish is charged by bytes.
+  settings.method.store(static_cast<std::uint32_t>(Method::Traffic));
+  rig.balancer->finish(0, 0, 4096);
+  CHECK(s.lb_value == (std::uint64_t{1} << 32) + (std::uint64_t{4096} << 16));
+  // p2c charges nothing; a value no version writes reads as requests.
+  settings.method.store(static_cast<std::uint32_t>(Method::P2C));
+  rig.balancer->start(1, false);
+  CHECK(rig.slot(1).lb_value == 0);
+  settings.method.store(99);
+  rig.balancer->start(1, false);
+  CHECK(rig.slot(1).lb_value == std::uint64_t{1} << 32);
+}
+
 TEST_CASE("max= limits requests in flight: overflow goes elsewhere, a full balancer says so", "[balance]") {
   Rig rig({{"a", 1}, {"b", 1}});
   rig.config.members[0].max_busy = 2;

@@ -112,3 +112,18 @@ TEST_CASE("split_directive_args: an empty word ends the arguments, a NUL the lin
   CHECK(split_directive_args(R"('' a)") == Words{});
   CHECK(split_directive_args(std::string_view("a b\0c d", 7)) == Words{"a", "b"});
 }
+
+TEST_CASE("directives: each has the apply function its place calls for", "[config][directives]") {
+  for (const Directive& d : directives()) {
+    CAPTURE(d.name);
+    const bool balancer = d.apply_to_balancer != nullptr;
+    const bool server = d.apply_to_server != nullptr;
+    if (d.where == Where::Section) {
+      CHECK((!balancer && !server));
+    } else if (d.where == Where::Balancer) {
+      CHECK((balancer && !server));
+    } else {
+      CHECK((!balancer && server));
+    }
+  }
+}

@@ -111,7 +111,7 @@ TEST_CASE("a successful request resets the consecutive-failure count", "[health]
   auto slot = make_slot();
   for (int round = 0; round < 10; ++round) {
     CHECK_FALSE(health::on_request_failure(*slot, ErrorClass::Timeout, kT0, policy).changed);
-    const Transition ok = health::on_request_success(*slot, kT0);
+    const Transition ok = health::on_request_success(*slot);
     CHECK_FALSE(ok.changed);
     CHECK(ok.to == Health::Ok);
     CHECK(slot->consecutive_failures == 0);
@@ -123,7 +123,7 @@ TEST_CASE("a successful request resets the consecutive-failure count", "[health]
 
 TEST_CASE("a member in error does not come back by a user request", "[health]") {
   auto slot = make_slot(Health::Error);
-  const Transition t = health::on_request_success(*slot, kT0);
+  const Transition t = health::on_request_success(*slot);
   CHECK_FALSE(t.changed);
   CHECK(t.from == Health::Error);
   CHECK(health_of(*slot) == Health::Error);

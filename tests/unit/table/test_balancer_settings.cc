@@ -1,5 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <cstring>
+#include <limits>
+#include <span>
 #include <vector>
 
 #include "idmb/balancer_settings.h"
@@ -50,4 +53,78 @@ TEST_CASE("Balancer settings: add, find, runtime edits, carry-over by name", "[t
   CHECK(op2->sticky_force.load() == 1);
   CHECK(table::method_of(*self2) == config::Method::Requests);  // config edit wins
   CHECK(fresh->sticky_force.load() == 1);
+}
+
+TEST_CASE("Balancer settings: bytes_needed counts the header", "[table]") {
+  CHECK(BalancerSettings::bytes_needed(0) == sizeof(table::SettingsHeader));
+  CHECK(BalancerSettings::bytes_needed(3) == sizeof(table::SettingsHeader) + 3 * sizeof(table::BalancerSlot));
+  CHECK(BalancerSettings::bytes_needed(std::numeric_limits<std::size_t>::max()) ==
+        std::numeric_limits<std::size_t>::max());
+}
+
+TEST_CASE("Balancer settings: create rejects too little or misaligned memory", "[table]") {
+  TableMemory memory(BalancerSettings::bytes_needed(2) + 64);
+  const auto small = BalancerSettings::create(memory.span().first(BalancerSettings::bytes_needed(2) - 1), 2);
+  REQUIRE_FALSE(small);
+  CHECK_THAT(small.error(), Catch::Contains("2 balancers need"));
+  const auto misaligned = BalancerSettings::create(memory.span().subspan(8), 2);
+  REQUIRE_FALSE(misaligned);
+  CHECK_THAT(misaligned.error(), Catch::Contains("aligned"));
+}
+
+TEST_CASE("Balancer settings: attach rejects foreign or damaged memory", "[table]") {
+  TableMemory memory(BalancerSettings::bytes_needed(2));
+  auto created = *BalancerSettings::create(memory.span(), 2);
+  REQUIRE(created.add(balancer("operator", config::Method::Traffic, false)));
+  REQUIRE(BalancerSettings::attach(memory.span()));
+  auto& header = *reinterpret_cast<table::SettingsHeader*>(memory.span().data());
+
+  const auto expect_error = [&](std::span<std::byte> bytes, const char* fragment) {
+    const auto attached = BalancerSettings::attach(bytes);
+    REQUIRE_FALSE(attached);
+    INFO(attached.error());
+    CHECK_THAT(attached.error(), Catch::Contains(fragment));
+  };
+
+  SECTION("bad magic") {
+    header.magic = table::kMagic;  // a worker table's
+    expect_error(memory.span(), "magic");
+  }
+  SECTION("zeroed memory (or a segment from before the header)") {
+    std::memset(memory.span().data(), 0, memory.span().size());
+    expect_error(memory.span(), "magic");
+  }
+  SECTION("wrong version") {
+    header.version = table::kSettingsVersion + 1;
+    expect_error(memory.span(), "version");
+  }
+  SECTION("wrong slot size") {
+    header.slot_size = sizeof(table::BalancerSlot) + 64;
+    expect_error(memory.span(), "slot size");
+  }
+  SECTION("memory smaller than the header") {
+    expect_error(memory.span().first(sizeof(table::SettingsHeader) - 1), "header");
+  }
+  SECTION("memory smaller than the capacity") {
+    expect_error(memory.span().first(BalancerSettings::bytes_needed(2) - 1), "capacity 2");
+  }
+  SECTION("misaligned") {
+    TableMemory bigger(BalancerSettings::bytes_needed(2) + 64);
+    std::memcpy(bigger.span().data() + 8, memory.span().data(), memory.span().size());
+    expect_error(bigger.span().subspan(8), "aligned");
+  }
+}
+
+TEST_CASE("Balancer settings: attach sees what create and add wrote", "[table]") {
+  TableMemory memory(BalancerSettings::bytes_needed(3));
+  auto created = *BalancerSettings::create(memory.span(), 3);
+  auto* op = *created.add(balancer("operator", config::Method::Traffic, true));
+  auto attached = BalancerSettings::attach(memory.span());
+  REQUIRE(attached);
+  CHECK(attached->find("operator") == op);
+  CHECK(table::method_of(*attached->find("operator")) == config::Method::Traffic);
+  // Two free slots left: an attached settings segment can still take balancers.
+  CHECK(attached->add(balancer("a", config::Method::Requests, false)));
+  CHECK(attached->add(balancer("b", config::Method::Requests, false)));
+  CHECK_FALSE(attached->add(balancer("c", config::Method::Requests, false)));
 }

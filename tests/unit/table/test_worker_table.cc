@@ -24,6 +24,54 @@ WorkerTable make(TableMemory& memory, std::size_t capacity) {
   return *table;
 }
 
+// Runtime state and a manager edit, as a member has them before a graceful restart.
+void set_runtime_state(MemberSlot& kept) {
+  kept.activation.store(kDisabled);
+  kept.factor.store(9);
+  kept.health.store(static_cast<std::uint32_t>(Health::Recovering));
+  kept.state_since_ms.store(1000);
+  kept.last_error_ms.store(900);
+  kept.last_error_class.store(static_cast<std::uint32_t>(ErrorClass::Timeout));
+  kept.busy.store(3);
+  kept.lb_value.store(77);
+  kept.requests.store(100);
+  for (std::size_t e = 0; e < kErrorClassCount; ++e) kept.errors[e].store(10 + e);
+  kept.bytes_out.store(2000);
+  kept.bytes_in.store(3000);
+  kept.sticky_hits.store(40);
+  kept.last_sticky_ms.store(1100);
+  kept.consecutive_failures.store(3);
+  kept.probe_passes.store(1);
+  kept.probe_fails.store(4);
+  kept.last_probe_ok.store(1);
+  kept.last_probe_ms.store(1200);
+  kept.ejections.store(6);
+}
+
+// What set_runtime_state() wrote, as carry_over_from must bring it into the new table.
+void check_carried_state(const MemberSlot& t1) {
+  CHECK(t1.activation.load() == kDisabled);
+  CHECK(t1.factor.load() == 9);
+  CHECK(t1.health.load() == static_cast<std::uint32_t>(Health::Recovering));
+  CHECK(t1.state_since_ms.load() == 1000);
+  CHECK(t1.last_error_ms.load() == 900);
+  CHECK(t1.last_error_class.load() == static_cast<std::uint32_t>(ErrorClass::Timeout));
+  CHECK(t1.busy.load() == 0);  // in-flight requests finish in the old table
+  CHECK(t1.lb_value.load() == 77);
+  CHECK(t1.requests.load() == 100);
+  for (std::size_t e = 0; e < kErrorClassCount; ++e) CHECK(t1.errors[e].load() == 10 + e);
+  CHECK(t1.bytes_out.load() == 2000);
+  CHECK(t1.bytes_in.load() == 3000);
+  CHECK(t1.sticky_hits.load() == 40);
+  CHECK(t1.last_sticky_ms.load() == 1100);
+  CHECK(t1.consecutive_failures.load() == 3);
+  CHECK(t1.probe_passes.load() == 1);
+  CHECK(t1.probe_fails.load() == 4);
+  CHECK(t1.last_probe_ok.load() == 1);
+  CHECK(t1.last_probe_ms.load() == 1200);
+  CHECK(t1.ejections.load() == 6);
+}
+
 }  // namespace
 
 TEST_CASE("member_identity", "[table]") {
@@ -247,26 +295,7 @@ TEST_CASE("carry_over_from keeps surviving members' state", "[table]") {
   old_table.header().generation.store(5);
 
   // Runtime state and a manager edit on t1.
-  kept->activation.store(kDisabled);
-  kept->factor.store(9);
-  kept->health.store(static_cast<std::uint32_t>(Health::Recovering));
-  kept->state_since_ms.store(1000);
-  kept->last_error_ms.store(900);
-  kept->last_error_class.store(static_cast<std::uint32_t>(ErrorClass::Timeout));
-  kept->busy.store(3);
-  kept->lb_value.store(77);
-  kept->requests.store(100);
-  for (std::size_t e = 0; e < kErrorClassCount; ++e) kept->errors[e].store(10 + e);
-  kept->bytes_out.store(2000);
-  kept->bytes_in.store(3000);
-  kept->sticky_hits.store(40);
-  kept->last_sticky_ms.store(1100);
-  kept->consecutive_failures.store(3);
-  kept->probe_passes.store(1);
-  kept->probe_fails.store(4);
-  kept->last_probe_ok.store(1);
-  kept->last_probe_ms.store(1200);
-  kept->ejections.store(6);
+  set_runtime_state(*kept);
   removed->requests.store(555);
   other_lb->requests.store(666);
 
@@ -281,26 +310,7 @@ TEST_CASE("carry_over_from keeps surviving members' state", "[table]") {
   CHECK(new_table.header().generation.load() == 6);
   CHECK(new_table.size() == 3);
 
-  CHECK(t1->activation.load() == kDisabled);
-  CHECK(t1->factor.load() == 9);
-  CHECK(t1->health.load() == static_cast<std::uint32_t>(Health::Recovering));
-  CHECK(t1->state_since_ms.load() == 1000);
-  CHECK(t1->last_error_ms.load() == 900);
-  CHECK(t1->last_error_class.load() == static_cast<std::uint32_t>(ErrorClass::Timeout));
-  CHECK(t1->busy.load() == 0);  // in-flight requests finish in the old table
-  CHECK(t1->lb_value.load() == 77);
-  CHECK(t1->requests.load() == 100);
-  for (std::size_t e = 0; e < kErrorClassCount; ++e) CHECK(t1->errors[e].load() == 10 + e);
-  CHECK(t1->bytes_out.load() == 2000);
-  CHECK(t1->bytes_in.load() == 3000);
-  CHECK(t1->sticky_hits.load() == 40);
-  CHECK(t1->last_sticky_ms.load() == 1100);
-  CHECK(t1->consecutive_failures.load() == 3);
-  CHECK(t1->probe_passes.load() == 1);
-  CHECK(t1->probe_fails.load() == 4);
-  CHECK(t1->last_probe_ok.load() == 1);
-  CHECK(t1->last_probe_ms.load() == 1200);
-  CHECK(t1->ejections.load() == 6);
+  check_carried_state(*t1);
 
   for (MemberSlot* fresh : {t3, t4}) {
     CHECK(fresh->requests.load() == 0);
