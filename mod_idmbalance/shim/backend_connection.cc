@@ -67,7 +67,7 @@ std::unique_ptr<BackendConnection> BackendConnection::open(const sockaddr_storag
   return connection;
 }
 
-BackendConnection::BackendConnection(int fd) : fd_(fd), read_buf_(65536 + 8) {}
+BackendConnection::BackendConnection(int fd) : fd_(fd), read_buf_(ajp::kMaxPacketSize + 8) {}
 
 BackendConnection::~BackendConnection() {
   ::close(fd_);

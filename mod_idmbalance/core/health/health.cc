@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 
+#include "../util/text.h"
 #include "idmb/config.h"
 
 namespace idmb::health {
@@ -83,20 +84,6 @@ Transition take_out(MemberSlot& slot, std::int64_t now_ms, std::string cause) {
 std::string with_detail(std::string text, std::string_view detail) {
   if (!detail.empty()) text.append(": ").append(detail);
   return text;
-}
-
-std::string human_duration(std::int64_t ms) {
-  if (ms < 1000) return std::to_string(ms) + "ms";
-  const std::int64_t s = ms / 1000;
-  const auto two = [](std::int64_t big, const char* big_unit, std::int64_t small, const char* small_unit) {
-    std::string out = std::to_string(big).append(big_unit);
-    if (small != 0) out.append(" ").append(std::to_string(small)).append(small_unit);
-    return out;
-  };
-  if (s < 60) return std::to_string(s) + "s";
-  if (s < 3600) return two(s / 60, "m", s % 60, "s");
-  if (s < 86400) return two(s / 3600, "h", s % 3600 / 60, "m");
-  return two(s / 86400, "d", s % 86400 / 3600, "h");
 }
 
 }  // namespace
@@ -242,7 +229,7 @@ std::string_view to_string(Health health) {
 std::string describe(const Transition& t) {
   if (!t.changed) return {};
   std::string out = std::string(to_string(t.from)) + " -> " + std::string(to_string(t.to));
-  if (t.previous_ms >= 0) out += " after " + human_duration(t.previous_ms);
+  if (t.previous_ms >= 0) out += " after " + text::human_duration(t.previous_ms, text::DurationStyle::Brief);
   if (!t.cause.empty()) out += ": " + t.cause;
   return out;
 }

@@ -7,6 +7,8 @@
 #include <new>
 #include <string>
 
+#include "../util/text.h"
+
 namespace idmb::table {
 namespace {
 
@@ -83,7 +85,7 @@ Expected<BalancerSettings> BalancerSettings::attach(std::span<std::byte> memory)
 
 Expected<BalancerSlot*> BalancerSettings::add(const config::BalancerConfig& balancer) {
   if (balancer.name.empty() || balancer.name.size() >= kNameSize) {
-    return fail("balancer settings: invalid balancer name '" + balancer.name + "'");
+    return fail("balancer settings: invalid balancer name " + text::quoted(balancer.name));
   }
   if (find(balancer.name) != nullptr) {
     return fail("balancer settings: balancer '" + balancer.name + "' added twice");

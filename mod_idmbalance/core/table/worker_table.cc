@@ -11,6 +11,8 @@
 #include <string>
 #include <thread>
 
+#include "../util/text.h"
+
 namespace idmb::table {
 namespace {
 
@@ -48,13 +50,7 @@ bool names_match(const MemberSlot& slot, std::string_view balancer, std::string_
   return stored(slot.balancer) == balancer && stored(slot.member) == member;
 }
 
-// Built with append: GCC 12 warns falsely (-Wrestrict, PR 105651) on "'" + std::string(s).
-std::string quoted(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 2);
-  out.append(1, '\'').append(s).append(1, '\'');
-  return out;
-}
+using text::quoted;
 
 // A name must fit with its terminating NUL, and an embedded NUL would make the stored name
 // differ from the configured one.
