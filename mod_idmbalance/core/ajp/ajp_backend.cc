@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "../util/ascii.h"
 #include "ajp_wire.h"
 #include "idmb/ajp_backend.h"
 
@@ -45,22 +46,12 @@ std::string hex(unsigned v, int digits) {
   return buf;
 }
 
-constexpr char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c; }
-
-bool equals_ignore_case(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
-
 // 0xA0xx for a response header with a code (case-insensitive), else 0.
 std::uint16_t response_header_code(std::string_view name) {
   for (std::uint8_t low = 1;; ++low) {
     std::string_view known = wire::response_header_name(low);
     if (known.empty()) return 0;
-    if (equals_ignore_case(name, known)) return static_cast<std::uint16_t>((wire::kHeaderCodePrefix << 8) | low);
+    if (ascii::iequals(name, known)) return static_cast<std::uint16_t>((wire::kHeaderCodePrefix << 8) | low);
   }
 }
 

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "../util/ascii.h"
+#include "../util/text.h"
 
 namespace idmb::http {
 namespace {
@@ -14,12 +15,6 @@ namespace {
 constexpr std::array<std::string_view, 7> kHopByHop = {
     "Connection", "Keep-Alive", "Proxy-Connection", "TE", "Trailer", "Transfer-Encoding",
     "Upgrade"};
-
-std::string_view trim_ows(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 }  // namespace
 
@@ -37,11 +32,11 @@ bool is_hop_by_hop(std::string_view name) {
 }
 
 bool listed_in_connection(std::string_view connection_value, std::string_view name) {
-  const std::string_view wanted = trim_ows(name);
+  const std::string_view wanted = text::trim(name);
   if (wanted.empty()) return false;
   while (true) {
     const std::size_t comma = connection_value.find(',');
-    if (ascii::iequals(trim_ows(connection_value.substr(0, comma)), wanted)) return true;
+    if (ascii::iequals(text::trim(connection_value.substr(0, comma)), wanted)) return true;
     if (comma == std::string_view::npos) return false;
     connection_value.remove_prefix(comma + 1);
   }
@@ -50,7 +45,7 @@ bool listed_in_connection(std::string_view connection_value, std::string_view na
 bool connection_lists_fields(std::string_view connection_value) {
   while (true) {
     const std::size_t comma = connection_value.find(',');
-    const std::string_view token = trim_ows(connection_value.substr(0, comma));
+    const std::string_view token = text::trim(connection_value.substr(0, comma));
     if (!token.empty() && !ascii::iequals(token, "close") && !ascii::iequals(token, "keep-alive")) return true;
     if (comma == std::string_view::npos) return false;
     connection_value.remove_prefix(comma + 1);
