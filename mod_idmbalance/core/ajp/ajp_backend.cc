@@ -15,23 +15,6 @@
 namespace idmb::ajp {
 namespace {
 
-// Index + 1 is the method code. The same list as ajp_tables.cc (the unit tests check that
-// method_code() and method_name() agree on every code).
-constexpr std::array<std::string_view, 27> kMethodNames = {
-    "OPTIONS",  "GET",     "HEAD",     "POST",         "PUT",     "DELETE",          "TRACE",
-    "PROPFIND", "PROPPATCH", "MKCOL",  "COPY",         "MOVE",    "LOCK",            "UNLOCK",
-    "ACL",      "REPORT",  "VERSION-CONTROL", "CHECKIN", "CHECKOUT", "UNCHECKOUT",   "SEARCH",
-    "MKWORKSPACE", "UPDATE", "LABEL",  "MERGE",        "BASELINE-CONTROL", "MKACTIVITY",
-};
-
-// Index + 1 is the low byte of the 0xA0xx request header code (checked against
-// request_header_code() by the unit tests).
-constexpr std::array<std::string_view, 14> kRequestHeaderNames = {
-    "accept",         "accept-charset", "accept-encoding", "accept-language", "authorization",
-    "connection",     "content-type",   "content-length",  "cookie",          "cookie2",
-    "host",           "pragma",         "referer",         "user-agent",
-};
-
 constexpr std::uint8_t kAttrContext = 0x01;      // read and ignored, as Tomcat does
 constexpr std::uint8_t kAttrServletPath = 0x02;  // read and ignored, as Tomcat does
 constexpr std::uint8_t kShutdown = 0x07;
@@ -156,15 +139,15 @@ void put_container_header(std::span<std::uint8_t> out, std::size_t payload) {
 }  // namespace
 
 std::string_view method_name(std::uint8_t code) {
-  if (code == 0 || code > kMethodNames.size()) return {};
-  return kMethodNames[code - 1];
+  if (code == 0 || code > wire::kMethods.size()) return {};
+  return wire::kMethods[code - 1];
 }
 
 std::string_view request_header_name(std::uint16_t code) {
   if ((code >> 8) != wire::kHeaderCodePrefix) return {};
   const std::size_t low = code & 0xFF;
-  if (low == 0 || low > kRequestHeaderNames.size()) return {};
-  return kRequestHeaderNames[low - 1];
+  if (low == 0 || low > wire::kRequestHeaders.size()) return {};
+  return wire::kRequestHeaders[low - 1];
 }
 
 Expected<std::uint16_t> decode_request_packet_header(std::span<const std::uint8_t> header,

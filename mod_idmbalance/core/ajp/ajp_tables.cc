@@ -9,21 +9,6 @@
 namespace idmb::ajp {
 namespace {
 
-// Index + 1 is the AJP method code (section 2.4).
-constexpr std::array<std::string_view, 27> kMethods = {
-    "OPTIONS",  "GET",     "HEAD",     "POST",         "PUT",     "DELETE",          "TRACE",
-    "PROPFIND", "PROPPATCH", "MKCOL",  "COPY",         "MOVE",    "LOCK",            "UNLOCK",
-    "ACL",      "REPORT",  "VERSION-CONTROL", "CHECKIN", "CHECKOUT", "UNCHECKOUT",   "SEARCH",
-    "MKWORKSPACE", "UPDATE", "LABEL",  "MERGE",        "BASELINE-CONTROL", "MKACTIVITY",
-};
-
-// Index + 1 is the low byte of the 0xA0xx request header code (section 2.5).
-constexpr std::array<std::string_view, 14> kRequestHeaders = {
-    "accept",         "accept-charset", "accept-encoding", "accept-language", "authorization",
-    "connection",     "content-type",   "content-length",  "cookie",          "cookie2",
-    "host",           "pragma",         "referer",         "user-agent",
-};
-
 // Index + 1 is the low byte of the 0xA0xx response header code (section 2.7).
 constexpr std::array<std::string_view, 11> kResponseHeaders = {
     "Content-Type",   "Content-Language", "Content-Length", "Date",   "Last-Modified",
@@ -64,15 +49,15 @@ bool equals_ignore_case(std::string_view s, std::string_view lower_ref) {
 }  // namespace
 
 std::uint8_t method_code(std::string_view method) {
-  for (std::size_t i = 0; i < kMethods.size(); ++i) {
-    if (method == kMethods[i]) return static_cast<std::uint8_t>(i + 1);
+  for (std::size_t i = 0; i < wire::kMethods.size(); ++i) {
+    if (method == wire::kMethods[i]) return static_cast<std::uint8_t>(i + 1);
   }
   return kStoredMethod;
 }
 
 std::uint16_t request_header_code(std::string_view name) {
-  for (std::size_t i = 0; i < kRequestHeaders.size(); ++i) {
-    if (equals_ignore_case(name, kRequestHeaders[i])) {
+  for (std::size_t i = 0; i < wire::kRequestHeaders.size(); ++i) {
+    if (equals_ignore_case(name, wire::kRequestHeaders[i])) {
       return static_cast<std::uint16_t>((wire::kHeaderCodePrefix << 8) | (i + 1));
     }
   }

@@ -1,6 +1,7 @@
 // Private to core/ajp: AJP13 wire constants and big-endian helpers shared by the codec files.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -52,5 +53,21 @@ inline std::uint16_t get_u16(const std::uint8_t* p) {
 
 // Canonical name for a SEND_HEADERS code's low byte (1..11), or empty if unknown.
 std::string_view response_header_name(std::uint8_t low_byte);
+
+// Shared by the encoder (ajp_tables.cc) and the backend-side decoder (ajp_backend.cc).
+// Index + 1 is the AJP method code (section 2.4).
+inline constexpr std::array<std::string_view, 27> kMethods = {
+    "OPTIONS",  "GET",     "HEAD",     "POST",         "PUT",     "DELETE",          "TRACE",
+    "PROPFIND", "PROPPATCH", "MKCOL",  "COPY",         "MOVE",    "LOCK",            "UNLOCK",
+    "ACL",      "REPORT",  "VERSION-CONTROL", "CHECKIN", "CHECKOUT", "UNCHECKOUT",   "SEARCH",
+    "MKWORKSPACE", "UPDATE", "LABEL",  "MERGE",        "BASELINE-CONTROL", "MKACTIVITY",
+};
+
+// Index + 1 is the low byte of the 0xA0xx request header code (section 2.5).
+inline constexpr std::array<std::string_view, 14> kRequestHeaders = {
+    "accept",         "accept-charset", "accept-encoding", "accept-language", "authorization",
+    "connection",     "content-type",   "content-length",  "cookie",          "cookie2",
+    "host",           "pragma",         "referer",         "user-agent",
+};
 
 }  // namespace idmb::ajp::wire
