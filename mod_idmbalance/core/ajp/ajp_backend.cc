@@ -109,7 +109,8 @@ class Writer {
   // The caller checked the length and the NUL.
   void string(std::string_view s) {
     u16(static_cast<std::uint16_t>(s.size()));
-    if (pos_ + s.size() <= out_.size()) std::memcpy(out_.data() + pos_, s.data(), s.size());
+    // Not for an empty view: its data() may be null, which memcpy must not get.
+    if (!s.empty() && pos_ + s.size() <= out_.size()) std::memcpy(out_.data() + pos_, s.data(), s.size());
     pos_ += s.size();
     byte(0);
   }

@@ -48,12 +48,12 @@ class Writer {
     }
     // Tomcat reads by length, but C code on our side would see the value cut at the NUL:
     // two views of one string are how smuggling starts.
-    if (std::memchr(s.data(), '\0', s.size()) != nullptr) {
+    if (s.find('\0') != std::string_view::npos) {  // not memchr: an empty view's data() may be null
       fail(what() + " contains a NUL byte");
       return;
     }
     u16(static_cast<std::uint16_t>(s.size()));
-    if (pos_ + s.size() <= out_.size()) std::memcpy(out_.data() + pos_, s.data(), s.size());
+    if (!s.empty() && pos_ + s.size() <= out_.size()) std::memcpy(out_.data() + pos_, s.data(), s.size());
     pos_ += s.size();
     byte(0);
   }
