@@ -67,6 +67,47 @@ class Segment {
 
 }  // namespace
 
+namespace {
+
+// Gives every balancer its settings record and every member its slot, in config order.
+std::string fill_tables(Runtime& runtime, table::WorkerTable& table, table::BalancerSettings& settings) {
+  for (auto& b : runtime.balancers) {
+    auto balancer_slot = settings.add(*b.config);
+    if (!balancer_slot) {
+      return balancer_slot.error();
+    }
+    b.settings = *balancer_slot;
+    for (auto& m : b.members) {
+      const auto& cfg = *m.config;
+      auto slot = table.add(b.config->name, cfg.name, cfg.route, static_cast<std::uint32_t>(cfg.activation),
+                            cfg.factor);
+      if (!slot) {
+        return "worker table: " + slot.error();
+      }
+      m.slot = *slot;
+      m.table_index = table.size() - 1;
+    }
+  }
+  return {};
+}
+
+// Graceful restart: keep counters and runtime state of what still exists.
+void carry_over(Segment& members, Segment& settings_segment, table::WorkerTable& table,
+                table::BalancerSettings& settings) {
+  if (auto old = members.previous_memory()) {
+    if (auto old_table = table::WorkerTable::attach(*old)) {
+      table.carry_over_from(*old_table);
+    }
+  }
+  if (auto old = settings_segment.previous_memory()) {
+    if (auto old_settings = table::BalancerSettings::attach(*old)) {
+      settings.carry_over_from(*old_settings);
+    }
+  }
+}
+
+}  // namespace
+
 std::string attach_shared_table(Runtime& runtime, server_rec* main_server) {
   apr_pool_t* process_pool = main_server->process->pool;
   std::size_t capacity = 0;
@@ -91,36 +132,11 @@ std::string attach_shared_table(Runtime& runtime, server_rec* main_server) {
   if (!settings) {
     return settings.error();
   }
+  if (auto err = fill_tables(runtime, *table, *settings); !err.empty()) {
+    return err;
+  }
+  carry_over(members, settings_segment, *table, *settings);
 
-  for (auto& b : runtime.balancers) {
-    auto balancer_slot = settings->add(*b.config);
-    if (!balancer_slot) {
-      return balancer_slot.error();
-    }
-    b.settings = *balancer_slot;
-    for (auto& m : b.members) {
-      const auto& cfg = *m.config;
-      auto slot = table->add(b.config->name, cfg.name, cfg.route, static_cast<std::uint32_t>(cfg.activation),
-                             cfg.factor);
-      if (!slot) {
-        return "worker table: " + slot.error();
-      }
-      m.slot = *slot;
-      m.table_index = table->size() - 1;
-    }
-  }
-
-  // Graceful restart: keep counters and runtime state of what still exists.
-  if (auto old = members.previous_memory()) {
-    if (auto old_table = table::WorkerTable::attach(*old)) {
-      table->carry_over_from(*old_table);
-    }
-  }
-  if (auto old = settings_segment.previous_memory()) {
-    if (auto old_settings = table::BalancerSettings::attach(*old)) {
-      settings->carry_over_from(*old_settings);
-    }
-  }
   // Members new in this generation have been in their state since now (for "ok for 3h").
   const std::int64_t now = runtime.clock.now_ms();
   for (auto& b : runtime.balancers) {
