@@ -15,7 +15,7 @@ PACKAGES=(
   valgrind gnuplot-nox
   chromium chromium-driver
   debhelper dpkg-dev lintian
-  clang-14 libclang-rt-14-dev
+  clang-14 libclang-rt-14-dev clang-format-14
 )
 
 missing=()

@@ -69,9 +69,7 @@ std::unique_ptr<BackendConnection> BackendConnection::open(const sockaddr_storag
 
 BackendConnection::BackendConnection(int fd) : fd_(fd), read_buf_(ajp::kMaxPacketSize + 8) {}
 
-BackendConnection::~BackendConnection() {
-  ::close(fd_);
-}
+BackendConnection::~BackendConnection() { ::close(fd_); }
 
 void BackendConnection::set_timeout_ms(std::uint32_t ms) {
   if (ms == timeout_ms_) {

@@ -59,8 +59,8 @@ ClientBrigade::Read ClientBrigade::read_body(std::span<std::uint8_t> out) {
 
 ClientBrigade::Read ClientBrigade::read_from_filters(std::span<std::uint8_t> out) {
   while (!body_ended_) {
-    apr_status_t rv = ap_get_brigade(r_->input_filters, in_, AP_MODE_READBYTES, APR_BLOCK_READ,
-                                     static_cast<apr_off_t>(out.size()));
+    apr_status_t rv =
+        ap_get_brigade(r_->input_filters, in_, AP_MODE_READBYTES, APR_BLOCK_READ, static_cast<apr_off_t>(out.size()));
     if (rv != APR_SUCCESS) {
       apr_brigade_cleanup(in_);
       // HTTP_IN says ENOSPC when the body passes LimitRequestBody.
@@ -129,8 +129,8 @@ void ClientBrigade::finish() {
 
 void ClientBrigade::abort_response() {
   r_->connection->keepalive = AP_CONN_CLOSE;
-  APR_BRIGADE_INSERT_TAIL(out_, ap_bucket_error_create(HTTP_BAD_GATEWAY, nullptr, r_->pool,
-                                                       r_->connection->bucket_alloc));
+  APR_BRIGADE_INSERT_TAIL(out_,
+                          ap_bucket_error_create(HTTP_BAD_GATEWAY, nullptr, r_->pool, r_->connection->bucket_alloc));
   APR_BRIGADE_INSERT_TAIL(out_, apr_bucket_eos_create(r_->connection->bucket_alloc));
   pass();
 }

@@ -54,8 +54,8 @@ class PooledBackends final : public request::Backends {
 
   void keep(int m, std::unique_ptr<forward::BackendStream> connection) override {
     // Every stream the core holds came from take_pooled() or connect() above.
-    member_at(balancer_, m).pool.give_back(
-        std::unique_ptr<BackendConnection>(static_cast<BackendConnection*>(connection.release())));
+    member_at(balancer_, m)
+        .pool.give_back(std::unique_ptr<BackendConnection>(static_cast<BackendConnection*>(connection.release())));
   }
 
   void clear_pool(int m) override { member_at(balancer_, m).pool.clear(); }

@@ -165,12 +165,12 @@ void register_hooks(apr_pool_t*) {
 extern "C" {
 __attribute__((visibility("default"))) module AP_MODULE_DECLARE_DATA idmbalance_module = {
     STANDARD20_MODULE_STUFF,
-    nullptr,                                   // create per-directory config
-    nullptr,                                   // merge per-directory config
-    idmb::shim::create_server_config,          // create per-server config
-    idmb::shim::merge_server_config,           // merge per-server config
-    idmb::shim::directives,                    // directive table
-    idmb::shim::register_hooks,                // register hooks
+    nullptr,                           // create per-directory config
+    nullptr,                           // merge per-directory config
+    idmb::shim::create_server_config,  // create per-server config
+    idmb::shim::merge_server_config,   // merge per-server config
+    idmb::shim::directives,            // directive table
+    idmb::shim::register_hooks,        // register hooks
     AP_MODULE_FLAG_NONE,
 };
 }

@@ -71,8 +71,8 @@ bool probe_uri(const BalancerRuntime& balancer, const MemberRuntime& member, Bac
   ProbeClient client;
   forward::Result result = forward::exchange(request, {}, options, packet, connection, client);
   if (result.outcome != forward::Outcome::Ok) {
-    detail = "GET " + cfg.health.probe_uri + ": " + std::string(forward::to_string(result.outcome)) + ": " +
-             result.detail;
+    detail =
+        "GET " + cfg.health.probe_uri + ": " + std::string(forward::to_string(result.outcome)) + ": " + result.detail;
     return false;
   }
   if (client.status < 200 || client.status >= 400) {
@@ -87,8 +87,7 @@ bool probe_uri(const BalancerRuntime& balancer, const MemberRuntime& member, Bac
 std::optional<bool> probe(const BalancerRuntime& balancer, const MemberRuntime& member, std::string& detail) {
   const auto& cfg = *balancer.config;
   bool local = false;
-  auto connection =
-      connect_member(member, cfg.connect_timeout_ms, detail, local);
+  auto connection = connect_member(member, cfg.connect_timeout_ms, detail, local);
   if (!connection) {
     detail = "connect: " + detail;
     if (local) {
@@ -122,13 +121,13 @@ void probe_round(Prober& p, std::uint32_t pid) {
       std::string detail;
       std::optional<bool> ok = probe(balancer, member, detail);
       if (!ok) {
-        IDMB_LOG_S(APLOG_WARNING, p.server, "member %s (%s): cannot probe: %s",
-                     member.config->name.c_str(), member.address.c_str(), detail.c_str());
+        IDMB_LOG_S(APLOG_WARNING, p.server, "member %s (%s): cannot probe: %s", member.config->name.c_str(),
+                   member.address.c_str(), detail.c_str());
         continue;
       }
       if (!*ok) {
-        IDMB_LOG_S(APLOG_DEBUG, p.server, "member %s (%s): probe failed: %s",
-                     member.config->name.c_str(), member.address.c_str(), detail.c_str());
+        IDMB_LOG_S(APLOG_DEBUG, p.server, "member %s (%s): probe failed: %s", member.config->name.c_str(),
+                   member.address.c_str(), detail.c_str());
       }
       report_transition(runtime, p.server, balancer, member,
                         health::on_probe_result(slot, *ok, runtime.clock.now_ms(), policy, detail));

@@ -41,9 +41,7 @@ void append_entries(const apr_table_t* table, std::vector<ajp::Header>& out) {
 }
 
 void add_ssl_attributes(request_rec* r, ajp::ForwardRequest& fr) {
-  auto var = [r](const char* name) {
-    return ap_ssl_var_lookup(r->pool, r->server, r->connection, r, name);
-  };
+  auto var = [r](const char* name) { return ap_ssl_var_lookup(r->pool, r->server, r->connection, r, name); };
   fr.ssl_cipher = opt(var("SSL_CIPHER"));
   fr.ssl_session = opt(var("SSL_SESSION_ID"));
   if (const char* bits = var("SSL_CIPHER_USEKEYSIZE"); bits != nullptr && *bits) {

@@ -41,8 +41,8 @@ struct MemberRuntime {
 
 struct BalancerRuntime {
   const config::BalancerConfig* config = nullptr;
-  std::deque<MemberRuntime> members;  // same order as config->members
-  std::vector<std::string> mounts;    // patterns that reach it, in any server (status page)
+  std::deque<MemberRuntime> members;            // same order as config->members
+  std::vector<std::string> mounts;              // patterns that reach it, in any server (status page)
   std::unique_ptr<balance::Balancer> balancer;  // member choice over the shared slots
   table::BalancerSlot* settings = nullptr;      // method and sticky force, as changed at run time
 };
@@ -52,7 +52,7 @@ struct Runtime {
   std::unordered_map<std::string, BalancerRuntime*> by_name;
   SystemClock clock;
   ThreadRandom random;
-  std::string nonce;                        // the manager's per-server anti-CSRF token
+  std::string nonce;  // the manager's per-server anti-CSRF token
   std::uint64_t table_generation = 0;
   std::optional<table::WorkerTable> table;  // this generation's shared table
   std::uint32_t drain_quiet_ms = 30000;     // IdmDrainQuietTime

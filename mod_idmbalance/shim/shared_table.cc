@@ -79,8 +79,8 @@ std::string fill_tables(Runtime& runtime, table::WorkerTable& table, table::Bala
     b.settings = *balancer_slot;
     for (auto& m : b.members) {
       const auto& cfg = *m.config;
-      auto slot = table.add(b.config->name, cfg.name, cfg.route, static_cast<std::uint32_t>(cfg.activation),
-                            cfg.factor);
+      auto slot =
+          table.add(b.config->name, cfg.name, cfg.route, static_cast<std::uint32_t>(cfg.activation), cfg.factor);
       if (!slot) {
         return "worker table: " + slot.error();
       }

@@ -16,9 +16,7 @@
 namespace idmb::shim {
 namespace {
 
-const config::Directive& directive_of(cmd_parms* cmd) {
-  return *static_cast<const config::Directive*>(cmd->info);
-}
+const config::Directive& directive_of(cmd_parms* cmd) { return *static_cast<const config::Directive*>(cmd->info); }
 
 const char* error_in(cmd_parms* cmd, const Status& status) {
   return status ? nullptr : apr_pstrdup(cmd->pool, status.error().c_str());
@@ -126,13 +124,11 @@ ServerConfig* server_config(server_rec* s) {
   return static_cast<ServerConfig*>(ap_get_module_config(s->module_config, &idmbalance_module));
 }
 
-void* create_server_config(apr_pool_t* pool, server_rec*) {
-  return pool_new<ServerConfig>(pool);
-}
+void* create_server_config(apr_pool_t* pool, server_rec*) { return pool_new<ServerConfig>(pool); }
 
 void* merge_server_config(apr_pool_t* pool, void* base_conf, void* add_conf) {
-  return pool_new<ServerConfig>(pool, ServerConfig::merge(*static_cast<ServerConfig*>(base_conf),
-                                                          *static_cast<ServerConfig*>(add_conf)));
+  return pool_new<ServerConfig>(
+      pool, ServerConfig::merge(*static_cast<ServerConfig*>(base_conf), *static_cast<ServerConfig*>(add_conf)));
 }
 
 }  // namespace idmb::shim

@@ -185,7 +185,8 @@ int handle_post(request_rec* r, Runtime& runtime) {
   const char* referer = apr_table_get(r->headers_in, "Referer");
   const char* host = apr_table_get(r->headers_in, "Host");
   std::string_view host_header = host ? host : "";
-  if ((origin && !status::same_origin(origin, host_header)) || (referer && !status::same_origin(referer, host_header))) {
+  if ((origin && !status::same_origin(origin, host_header)) ||
+      (referer && !status::same_origin(referer, host_header))) {
     return refuse(r, HTTP_FORBIDDEN, "Origin/Referer is not this server");
   }
   auto body = read_form_body(r);
@@ -216,8 +217,7 @@ int handle_post(request_rec* r, Runtime& runtime) {
   if (result.code == Code::Failed) {
     return refuse(r, HTTP_INTERNAL_SERVER_ERROR, result.message);
   }
-  IDMB_LOG_R(APLOG_NOTICE, r, "balancer manager: %s (by %s)", result.message.c_str(),
-                r->useragent_ip);
+  IDMB_LOG_R(APLOG_NOTICE, r, "balancer manager: %s (by %s)", result.message.c_str(), r->useragent_ip);
   if (runtime.table) {
     // Balancer-wide changes name no member; the text says which balancer.
     std::size_t index = table::kNoMember;
@@ -263,8 +263,9 @@ int handle_status_page(request_rec* r, Runtime& runtime, bool manager) {
   // A page on a rebound DNS name could read the nonce and post with it: the manager answers
   // only to names of this server, whatever the method.
   if (manager && !status::host_names_server(r->hostname ? r->hostname : "", server_names(r))) {
-    return refuse(r, HTTP_MISDIRECTED_REQUEST, std::string("Host ") + (r->hostname ? r->hostname : "") +
-                                                   " is not a name of this server (ServerName, ServerAlias or its address)");
+    return refuse(r, HTTP_MISDIRECTED_REQUEST,
+                  std::string("Host ") + (r->hostname ? r->hostname : "") +
+                      " is not a name of this server (ServerName, ServerAlias or its address)");
   }
   if (r->method_number == M_GET) {
     return render(r, runtime, manager);

@@ -100,13 +100,11 @@ double measure(const Scenario& sc, int members, int threads, long iterations) {
       std::span<const std::string_view> routes;
       if (sc.sticky) routes = {&route, 1};
       ready.fetch_add(1);
-      while (!go.load()) {
-      }
+      while (!go.load()) {}
       ns[static_cast<std::size_t>(t)] = time_requests(balancer, routes, iterations, sink);
     });
   }
-  while (ready.load() != threads) {
-  }
+  while (ready.load() != threads) {}
   go.store(true);
   for (std::thread& th : pool) th.join();
 
@@ -130,13 +128,14 @@ int main(int argc, char** argv) {
   const long iterations = argc > 1 ? std::atol(argv[1]) : 5'000'000;
   const int runs = argc > 2 ? std::atoi(argv[2]) : 3;
   const Scenario scenarios[] = {
-      {"requests", Method::Requests, false}, {"traffic", Method::Traffic, false},
-      {"busyness", Method::Busyness, false}, {"p2c", Method::P2C, false},
+      {"requests", Method::Requests, false},         {"traffic", Method::Traffic, false},
+      {"busyness", Method::Busyness, false},         {"p2c", Method::P2C, false},
       {"sticky (requests)", Method::Requests, true},
   };
-  std::printf("ns per choose+start+finish; %ld iterations per thread, best of %d runs; with 2 threads\n"
-              "the slower thread's time; members with factors 1,2,3,1,2,3,...\n",
-              iterations, runs);
+  std::printf(
+      "ns per choose+start+finish; %ld iterations per thread, best of %d runs; with 2 threads\n"
+      "the slower thread's time; members with factors 1,2,3,1,2,3,...\n",
+      iterations, runs);
   std::printf("%-18s %10s %10s %10s %10s\n", "method", "2m/1t", "8m/1t", "2m/2t", "8m/2t");
   for (const Scenario& sc : scenarios) {
     std::printf("%-18s", sc.name);

@@ -151,8 +151,7 @@ std::string_view query_param(std::string_view q, std::string_view key) {
 
 void peak_max(std::atomic<std::int64_t>& peak, std::int64_t v) {
   std::int64_t cur = peak.load(std::memory_order_relaxed);
-  while (v > cur && !peak.compare_exchange_weak(cur, v, std::memory_order_relaxed)) {
-  }
+  while (v > cur && !peak.compare_exchange_weak(cur, v, std::memory_order_relaxed)) {}
 }
 
 class Worker {
@@ -245,9 +244,7 @@ class Worker {
     if (!process(c)) return close_conn(c);
   }
 
-  static bool pending(const Conn* c) {
-    return c->out_off < c->out_len || (c->tail && c->tail_off < c->tail->size());
-  }
+  static bool pending(const Conn* c) { return c->out_off < c->out_len || (c->tail && c->tail_off < c->tail->size()); }
 
   // Writes what is pending. False: the connection is to be closed.
   bool flush(Conn* c) {
@@ -325,10 +322,8 @@ class Worker {
         c->port->cpings.fetch_add(1, std::memory_order_relaxed);
         append(c, ajp::kCpongSize, [](std::span<std::uint8_t> o) { ajp::encode_cpong(o); });
         return true;
-      case ajp::RequestMessage::ForwardRequest:
-        break;
-      default:
-        return protocol_error(c, "unexpected message type " + std::to_string(payload.empty() ? -1 : payload[0]));
+      case ajp::RequestMessage::ForwardRequest: break;
+      default: return protocol_error(c, "unexpected message type " + std::to_string(payload.empty() ? -1 : payload[0]));
     }
     if (auto s = ajp::decode_forward_request(payload, c->req); !s) return protocol_error(c, s.error());
     const ajp::ForwardRequest& r = c->req;
@@ -438,11 +433,12 @@ class Worker {
     h.headers.push_back({"Content-Type", "application/octet-stream"});
     h.headers.push_back({"Content-Length", std::string_view(length, static_cast<std::size_t>(lr.ptr - length))});
     h.headers.push_back({"X-Route", c->port->route});
-    if (c->body_got > 0) h.headers.push_back({"X-Body-Length", std::string_view(got, static_cast<std::size_t>(gr.ptr - got))});
+    if (c->body_got > 0)
+      h.headers.push_back({"X-Body-Length", std::string_view(got, static_cast<std::size_t>(gr.ptr - got))});
     if (c->set_session && status == 200) {
-      int n = std::snprintf(cookie, sizeof cookie, "JSESSIONID=%016llX.%s; Path=/; HttpOnly",
-                            static_cast<unsigned long long>(g_session_counter.fetch_add(1) + 1),
-                            c->port->route.c_str());
+      int n =
+          std::snprintf(cookie, sizeof cookie, "JSESSIONID=%016llX.%s; Path=/; HttpOnly",
+                        static_cast<unsigned long long>(g_session_counter.fetch_add(1) + 1), c->port->route.c_str());
       h.headers.push_back({"Set-Cookie", std::string_view(cookie, static_cast<std::size_t>(std::max(n, 0)))});
     }
     if (c->out.size() < c->out_len + g_opt.packet_size) c->out.resize(c->out_len + g_opt.packet_size);

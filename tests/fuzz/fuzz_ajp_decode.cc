@@ -30,18 +30,20 @@ constexpr std::array<std::size_t, 8> kPacketSizes = {8192, 8192, 65536, 16384, 4
 
 // SEND_HEADERS response header codes 0xA001..0xA00B (AJP13 section 2.7).
 constexpr std::array<std::string_view, 11> kResponseHeaderNames = {
-    "Content-Type", "Content-Language", "Content-Length", "Date",   "Last-Modified",   "Location",
+    "Content-Type", "Content-Language", "Content-Length", "Date",   "Last-Modified",    "Location",
     "Set-Cookie",   "Set-Cookie2",      "Servlet-Engine", "Status", "WWW-Authenticate",
 };
 
 std::uint16_t be16(const std::uint8_t* p) { return static_cast<std::uint16_t>(p[0] << 8 | p[1]); }
 
-bool has_crlf_nul(std::string_view s) { return s.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos; }
+bool has_crlf_nul(std::string_view s) {
+  return s.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
+}
 
 // ---- reference decoder -------------------------------------------------------------------
 
 struct RefHeader {
-  std::string_view name;   // literal: a view into the payload; coded: the canonical name
+  std::string_view name;  // literal: a view into the payload; coded: the canonical name
   bool coded = false;
   std::string_view value;  // a view into the payload, or {} (null)
 };
@@ -52,10 +54,10 @@ struct RefHead {
 };
 struct RefMessage {
   std::uint8_t type = 0;
-  RefHead head;                                 // type 4
-  std::span<const std::uint8_t> chunk;          // type 3
-  bool reuse = false;                           // type 5
-  std::uint16_t requested = 0;                  // type 6
+  RefHead head;                         // type 4
+  std::span<const std::uint8_t> chunk;  // type 3
+  bool reuse = false;                   // type 5
+  std::uint16_t requested = 0;          // type 6
 };
 
 class Cursor {
@@ -135,8 +137,7 @@ std::optional<RefMessage> reference_decode(std::span<const std::uint8_t> p) {
     case 9:
       if (p.size() != 1) return std::nullopt;
       return m;
-    default:
-      return std::nullopt;
+    default: return std::nullopt;
   }
 }
 
@@ -192,11 +193,8 @@ void check_same(const Message& got, const RefMessage& ref, const Owned& payload)
       FUZZ_CHECK(g != nullptr && g->requested == ref.requested && payload.size() == 3);
       break;
     }
-    case 9:
-      FUZZ_CHECK(std::holds_alternative<Cpong>(got) && payload.size() == 1);
-      break;
-    default:
-      FUZZ_CHECK(false, "reference accepted type " + std::to_string(ref.type));
+    case 9: FUZZ_CHECK(std::holds_alternative<Cpong>(got) && payload.size() == 1); break;
+    default: FUZZ_CHECK(false, "reference accepted type " + std::to_string(ref.type));
   }
 }
 
@@ -214,7 +212,8 @@ void check_payload(std::string_view bytes) {
   if (!layout.ok()) {
     FUZZ_CHECK(!layout.error().empty());
     // A layout error comes first whatever the check: Strict says the same.
-    FUZZ_CHECK(!strict.ok() && strict.error() == layout.error(), "Strict: " + (strict.ok() ? std::string("ok") : strict.error()));
+    FUZZ_CHECK(!strict.ok() && strict.error() == layout.error(),
+               "Strict: " + (strict.ok() ? std::string("ok") : strict.error()));
     return;
   }
   check_same(*layout, *ref, payload);
@@ -345,12 +344,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         check_payload(payload);
       }
       break;
-    case 2:
-      check_payload(rest);
-      break;
-    case 3:
-      check_built_head(data + 1, size - 1);
-      break;
+    case 2: check_payload(rest); break;
+    case 3: check_built_head(data + 1, size - 1); break;
   }
   return 0;
 }

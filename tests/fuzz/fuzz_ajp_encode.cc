@@ -41,19 +41,26 @@ constexpr std::array<std::size_t, 16> kOutSizes = {8192, 8192, 8192, 65536, 6553
 // The wire format's tables (AJP13 sections 2.4, 2.5) and Tomcat's default attribute allow-list,
 // written out here again as the model.
 constexpr std::array<std::string_view, 27> kMethods = {
-    "OPTIONS", "GET",   "HEAD",  "POST",     "PUT",        "DELETE",      "TRACE",  "PROPFIND", "PROPPATCH",
-    "MKCOL",   "COPY",  "MOVE",  "LOCK",     "UNLOCK",     "ACL",         "REPORT", "VERSION-CONTROL",
-    "CHECKIN", "CHECKOUT", "UNCHECKOUT", "SEARCH", "MKWORKSPACE", "UPDATE", "LABEL", "MERGE",
-    "BASELINE-CONTROL", "MKACTIVITY"};
+    "OPTIONS",  "GET",        "HEAD",   "POST",        "PUT",    "DELETE", "TRACE",  "PROPFIND",         "PROPPATCH",
+    "MKCOL",    "COPY",       "MOVE",   "LOCK",        "UNLOCK", "ACL",    "REPORT", "VERSION-CONTROL",  "CHECKIN",
+    "CHECKOUT", "UNCHECKOUT", "SEARCH", "MKWORKSPACE", "UPDATE", "LABEL",  "MERGE",  "BASELINE-CONTROL", "MKACTIVITY"};
 constexpr std::array<std::string_view, 14> kRequestHeaders = {
-    "accept", "accept-charset", "accept-encoding", "accept-language", "authorization", "connection", "content-type",
-    "content-length", "cookie", "cookie2", "host", "pragma", "referer", "user-agent"};
-constexpr std::array<std::string_view, 13> kAllowedAttributes = {
-    "AJP_LOCAL_ADDR", "AJP_REMOTE_PORT", "AJP_SSL_PROTOCOL", "JK_LB_ACTIVATION",
-    "javax.servlet.request.cipher_suite", "javax.servlet.request.key_size", "javax.servlet.request.ssl_session",
-    "javax.servlet.request.X509Certificate", "jakarta.servlet.request.cipher_suite",
-    "jakarta.servlet.request.key_size", "jakarta.servlet.request.ssl_session",
-    "jakarta.servlet.request.X509Certificate", "jakarta.servlet.request.secure_protocol"};
+    "accept",     "accept-charset", "accept-encoding", "accept-language", "authorization",
+    "connection", "content-type",   "content-length",  "cookie",          "cookie2",
+    "host",       "pragma",         "referer",         "user-agent"};
+constexpr std::array<std::string_view, 13> kAllowedAttributes = {"AJP_LOCAL_ADDR",
+                                                                 "AJP_REMOTE_PORT",
+                                                                 "AJP_SSL_PROTOCOL",
+                                                                 "JK_LB_ACTIVATION",
+                                                                 "javax.servlet.request.cipher_suite",
+                                                                 "javax.servlet.request.key_size",
+                                                                 "javax.servlet.request.ssl_session",
+                                                                 "javax.servlet.request.X509Certificate",
+                                                                 "jakarta.servlet.request.cipher_suite",
+                                                                 "jakarta.servlet.request.key_size",
+                                                                 "jakarta.servlet.request.ssl_session",
+                                                                 "jakarta.servlet.request.X509Certificate",
+                                                                 "jakarta.servlet.request.secure_protocol"};
 
 int model_method_code(std::string_view m) {
   for (std::size_t i = 0; i < kMethods.size(); ++i) {
@@ -85,8 +92,8 @@ struct Model {
 };
 
 const std::optional<std::string_view>* optional_fields(const ForwardRequest& r, std::size_t i) {
-  const std::optional<std::string_view>* all[] = {&r.secret,     &r.remote_user, &r.auth_type,  &r.query_string,
-                                                  &r.route,      &r.ssl_cert,    &r.ssl_cipher, &r.ssl_session};
+  const std::optional<std::string_view>* all[] = {&r.secret, &r.remote_user, &r.auth_type,  &r.query_string,
+                                                  &r.route,  &r.ssl_cert,    &r.ssl_cipher, &r.ssl_session};
   return all[i];
 }
 constexpr std::uint8_t kOptionalCodes[] = {0x0C, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09};
@@ -179,8 +186,8 @@ void read_back(const ForwardRequest& r, std::span<const std::uint8_t> packet, st
   FUZZ_CHECK(packet[0] == 0x12 && packet[1] == 0x34, "magic");
   const auto len = decode_packet_header(header, buffer_size);
   FUZZ_CHECK(len.ok(), "decode_packet_header refused the encoder's header: " + (len.ok() ? "" : len.error()));
-  FUZZ_CHECK(*len == packet.size() - kHeaderSize, "length field " + std::to_string(*len) + " for " +
-                                                      std::to_string(packet.size()) + " bytes");
+  FUZZ_CHECK(*len == packet.size() - kHeaderSize,
+             "length field " + std::to_string(*len) + " for " + std::to_string(packet.size()) + " bytes");
 
   TomcatReader t(packet.subspan(kHeaderSize));
   FUZZ_CHECK(t.u8() == 0x02, "not FORWARD_REQUEST");
@@ -268,8 +275,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view remote_host = next();
   if (present & 1) r.remote_host = remote_host;
   r.server_name = next();
-  std::optional<std::string_view>* optional[] = {&r.secret,     &r.remote_user, &r.auth_type,  &r.query_string,
-                                                 &r.route,      &r.ssl_cert,    &r.ssl_cipher, &r.ssl_session};
+  std::optional<std::string_view>* optional[] = {&r.secret, &r.remote_user, &r.auth_type,  &r.query_string,
+                                                 &r.route,  &r.ssl_cert,    &r.ssl_cipher, &r.ssl_session};
   for (std::size_t i = 0; i < 8; ++i) {
     const std::string_view v = next();
     const bool set = i < 7 ? (present >> (i + 1)) & 1 : flags & 1;
@@ -300,8 +307,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   const bool expected = m.valid && m.size <= out_size && m.size - kHeaderSize <= 0xFFFF;
   FUZZ_CHECK(got.ok() == expected,
-             std::string(got.ok() ? "encoder accepted" : "encoder refused (" + got.error() + ")") + "; model: " +
-                 (m.valid ? "valid" : "invalid") + ", " + std::to_string(m.size) + " bytes into " +
+             std::string(got.ok() ? "encoder accepted" : "encoder refused (" + got.error() + ")") +
+                 "; model: " + (m.valid ? "valid" : "invalid") + ", " + std::to_string(m.size) + " bytes into " +
                  std::to_string(out_size));
   if (!got.ok()) {
     FUZZ_CHECK(!got.error().empty());

@@ -75,7 +75,8 @@ bool ref_token(std::string_view s) {
   if (s.empty()) return false;
   for (char c : s) {
     const auto b = static_cast<unsigned char>(c);
-    if (b <= 0x20 || b >= 0x7F || std::string_view("()<>@,;:\\\"/[]?={}").find(c) != std::string_view::npos) return false;
+    if (b <= 0x20 || b >= 0x7F || std::string_view("()<>@,;:\\\"/[]?={}").find(c) != std::string_view::npos)
+      return false;
   }
   return true;
 }
@@ -112,8 +113,8 @@ void check_duration(std::string_view text) {
       FUZZ_CHECK(!got.error().empty());
       continue;
     }
-    const auto back = zero ? parse_duration_or_zero_ms(std::to_string(*got) + "ms")
-                           : parse_duration_ms(std::to_string(*got) + "MS");
+    const auto back =
+        zero ? parse_duration_or_zero_ms(std::to_string(*got) + "ms") : parse_duration_ms(std::to_string(*got) + "MS");
     FUZZ_CHECK(back.ok() && *back == *got, "round trip of " + std::to_string(*got));
   }
 }
@@ -260,8 +261,7 @@ bool same_balancer(const BalancerConfig& a, const BalancerConfig& b) {
 }
 
 void check_balancer_ranges(const BalancerConfig& b) {
-  FUZZ_CHECK(b.connect_timeout_ms > 0 && b.ping_timeout_ms > 0 && b.reply_timeout_ms > 0 &&
-             b.pool_idle_timeout_ms > 0);
+  FUZZ_CHECK(b.connect_timeout_ms > 0 && b.ping_timeout_ms > 0 && b.reply_timeout_ms > 0 && b.pool_idle_timeout_ms > 0);
   FUZZ_CHECK(b.pool_max <= 4096);
   FUZZ_CHECK(b.request_body_buffer <= kMaxRequestBodyBuffer);
   FUZZ_CHECK(b.packet_size >= 8192 && b.packet_size <= 65536, std::to_string(b.packet_size));
@@ -274,10 +274,10 @@ void check_balancer_ranges(const BalancerConfig& b) {
   FUZZ_CHECK(h.rise >= 1 && h.rise <= 100 && h.fall >= 1 && h.fall <= 100);
   FUZZ_CHECK(h.probe_interval_ms >= 1 && h.healthy_probe_interval_ms >= 1);
   FUZZ_CHECK(h.panic_percent <= 100);
-  FUZZ_CHECK(h.probe_uri.empty() ||
-                 (h.probe_uri[0] == '/' &&
-                  h.probe_uri.find_first_of(std::string_view(" \t\r\n?#\0", 7)) == std::string::npos),
-             show(h.probe_uri));
+  FUZZ_CHECK(
+      h.probe_uri.empty() ||
+          (h.probe_uri[0] == '/' && h.probe_uri.find_first_of(std::string_view(" \t\r\n?#\0", 7)) == std::string::npos),
+      show(h.probe_uri));
   const auto valid = idmb::health::validate(h);
   FUZZ_CHECK(valid.ok(), "accepted directives gave an invalid health policy: " + (valid.ok() ? "" : valid.error()));
 }
@@ -298,10 +298,12 @@ void check_directive(BalancerConfig& balancer, std::string_view directive, const
   FUZZ_CHECK(s2.ok() == s.ok() && same_balancer(copy, balancer), "the directive's case matters: " + show(directive));
 
   if (!s.ok()) {
-    FUZZ_CHECK(same_balancer(balancer, before), "a refused " + show(directive) + " " + show_args(args) + " changed the balancer");
+    FUZZ_CHECK(same_balancer(balancer, before),
+               "a refused " + show(directive) + " " + show_args(args) + " changed the balancer");
     FUZZ_CHECK(!s.error().empty());
     if (const auto k = known_directive(directive)) {
-      FUZZ_CHECK(s.error().find(*k) != std::string::npos, "the error does not name " + std::string(*k) + ": " + s.error());
+      FUZZ_CHECK(s.error().find(*k) != std::string::npos,
+                 "the error does not name " + std::string(*k) + ": " + s.error());
     }
     if (known_directive(directive) == std::string_view("IdmSecret") && args.size() == 1) {
       BalancerConfig other = before;
@@ -345,7 +347,8 @@ bool ref_validate(const BalancerConfig& b) {
   for (const MemberConfig& m : b.members) {
     if (m.redirect.empty()) continue;
     if (m.redirect == m.route) return false;
-    if (std::none_of(b.members.begin(), b.members.end(), [&](const MemberConfig& o) { return o.route == m.redirect; })) {
+    if (std::none_of(b.members.begin(), b.members.end(),
+                     [&](const MemberConfig& o) { return o.route == m.redirect; })) {
       return false;
     }
   }
@@ -368,9 +371,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         check_byte_size(f);
       }
       break;
-    case 1:
-      check_member(rest);
-      break;
+    case 1: check_member(rest); break;
     case 2: {
       if (rest.empty()) break;
       BalancerConfig b;
@@ -388,7 +389,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         while (end < rest.size() && rest[end] != "\x1C") ++end;
         if (end > i) {
           const std::string head = pick_directive(rest[i]);
-          const Args args(rest.begin() + static_cast<std::ptrdiff_t>(i) + 1, rest.begin() + static_cast<std::ptrdiff_t>(end));
+          const Args args(rest.begin() + static_cast<std::ptrdiff_t>(i) + 1,
+                          rest.begin() + static_cast<std::ptrdiff_t>(end));
           check_directive(b, arena.keep(head), args);
         }
         i = end + 1;

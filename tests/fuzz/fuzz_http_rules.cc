@@ -57,8 +57,8 @@ bool ref_lists_fields(std::string_view value) {
 }
 
 bool ref_hop_by_hop(std::string_view name) {
-  for (std::string_view h : {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding",
-                             "upgrade"}) {
+  for (std::string_view h :
+       {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"}) {
     if (fuzz::iequals(name, h)) return true;
   }
   return false;
@@ -106,8 +106,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   // "a, b" lists what a or b lists.
   const std::string joined = std::string(conn.view()) + "," + std::string(other.view());
-  FUZZ_CHECK(listed_in_connection(joined, name.view()) ==
-                 (listed || listed_in_connection(other.view(), name.view())),
+  FUZZ_CHECK(listed_in_connection(joined, name.view()) == (listed || listed_in_connection(other.view(), name.view())),
              show(joined) + " / " + show(name.view()));
   FUZZ_CHECK(connection_lists_fields(joined) == (lists || connection_lists_fields(other.view())), show(joined));
   // Whatever names a listed field also lists fields.

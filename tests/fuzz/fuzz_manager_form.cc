@@ -78,8 +78,8 @@ std::optional<Items> ref_parse_form(std::string_view body) {
 bool valid_name(std::string_view s) {
   if (s.empty() || s.size() > 63) return false;
   for (char c : s) {
-    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
-                    c == '-' || c == '.';
+    const bool ok =
+        (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
     if (!ok) return false;
   }
   return true;
@@ -188,8 +188,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const Owned b(body);
   const auto form = parse_form(b.view());
   const auto ref = ref_parse_form(b.view());
-  FUZZ_CHECK(form.ok() == ref.has_value(), std::string(form.ok() ? "accepted" : "refused (" + form.error() + ")") +
-                                               ": " + show(body));
+  FUZZ_CHECK(form.ok() == ref.has_value(),
+             std::string(form.ok() ? "accepted" : "refused (" + form.error() + ")") + ": " + show(body));
   if (!form.ok()) {
     FUZZ_CHECK(!form.error().empty() && printable(form.error()), show(form.error()));
     return 0;
@@ -213,8 +213,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   const auto cmd = parse_command(*form);
   const auto want = ref_parse_command(form->items);
-  FUZZ_CHECK(cmd.ok() == want.has_value(), std::string(cmd.ok() ? "command accepted" : "command refused (" + cmd.error() + ")") +
-                                              ": " + show_items(form->items));
+  FUZZ_CHECK(cmd.ok() == want.has_value(),
+             std::string(cmd.ok() ? "command accepted" : "command refused (" + cmd.error() + ")") + ": " +
+                 show_items(form->items));
   if (!cmd.ok()) {
     FUZZ_CHECK(!cmd.error().empty() && printable(cmd.error()), show(cmd.error()));
     return 0;

@@ -86,8 +86,8 @@ bool ref_same_origin(std::string_view header, std::string_view host) {
   return a && b && *a == *b;
 }
 
-constexpr std::array<std::string_view, 6> kLocal = {"192.0.2.10", "127.0.0.1", "::1", "2001:db8::1",
-                                                     "::ffff:127.0.0.1", "10.1.2.3"};
+constexpr std::array<std::string_view, 6> kLocal = {"192.0.2.10",  "127.0.0.1",        "::1",
+                                                    "2001:db8::1", "::ffff:127.0.0.1", "10.1.2.3"};
 const std::vector<std::string_view> kAliases = {"idm", "*.idm.example.org", "App?.Example.NET"};
 constexpr std::string_view kServerName = "idm.example.org";
 
@@ -150,7 +150,7 @@ void check_built(std::string_view control, std::string_view a, std::string_view 
   if (host_port) host += ":" + std::to_string(*host_port);
 
   const std::string s = fuzz::lower(scheme);
-  const std::optional<std::uint16_t> def = s == "http" ? std::optional<std::uint16_t>(80)
+  const std::optional<std::uint16_t> def = s == "http"    ? std::optional<std::uint16_t>(80)
                                            : s == "https" ? std::optional<std::uint16_t>(443)
                                                           : std::nullopt;
   const auto effective = [&](std::optional<std::uint16_t> p) { return p ? p : def; };
@@ -170,7 +170,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   // same_origin
   const bool same = same_origin(header.view(), host.view());
-  FUZZ_CHECK(same == ref_same_origin(header.view(), host.view()), show(header.view()) + " vs Host " + show(host.view()));
+  FUZZ_CHECK(same == ref_same_origin(header.view(), host.view()),
+             show(header.view()) + " vs Host " + show(host.view()));
   FUZZ_CHECK(same_origin("", host.view()), "an absent Origin/Referer must pass");
   if (!header.view().empty() && same) FUZZ_CHECK(!host.view().empty(), "no Host, yet same origin");
   FUZZ_CHECK(same_origin(fuzz::upper(header.view()), fuzz::upper(host.view())) == same, "case matters");

@@ -60,7 +60,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   request::Prepared prepared;
   const auto refusal = request::prepare(head, fr, prepared);
   if (refusal) {
-    FUZZ_CHECK(refusal->status == 400 || refusal->status == 405 || refusal->status == 413, std::to_string(refusal->status));
+    FUZZ_CHECK(refusal->status == 400 || refusal->status == 405 || refusal->status == 413,
+               std::to_string(refusal->status));
     FUZZ_CHECK(!refusal->why.empty());
     FUZZ_CHECK(refusal->status != 405 || (head.trace_disabled && head.method == "TRACE"));
     return 0;

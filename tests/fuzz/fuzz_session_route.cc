@@ -152,7 +152,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                "route_of(" + show(in->view()) + ") = " + show(r));
     if (!r.empty()) {
       FUZZ_CHECK(in->contains(r) && r.data() + r.size() == in->view().data() + in->view().size());
-      FUZZ_CHECK(r.data()[-1] == '.' && in->view().find('.') == static_cast<std::size_t>(r.data() - 1 - in->view().data()));
+      FUZZ_CHECK(r.data()[-1] == '.' &&
+                 in->view().find('.') == static_cast<std::size_t>(r.data() - 1 - in->view().data()));
     }
   }
 

@@ -25,8 +25,8 @@ namespace fuzz {
 }
 
 // CHECK(cond) or CHECK(cond, "what") with a std::string-convertible second argument.
-#define FUZZ_CHECK(cond, ...)                                                    \
-  do {                                                                           \
+#define FUZZ_CHECK(cond, ...)                                                                  \
+  do {                                                                                         \
     if (!(cond)) ::fuzz::property_failed(#cond, __FILE__, __LINE__, std::string(__VA_ARGS__)); \
   } while (0)
 
@@ -96,8 +96,7 @@ inline constexpr char kSep = '\x1F';
 
 class Fields {
  public:
-  Fields(const std::uint8_t* data, std::size_t size)
-      : rest_(reinterpret_cast<const char*>(data), size) {}
+  Fields(const std::uint8_t* data, std::size_t size) : rest_(reinterpret_cast<const char*>(data), size) {}
 
   bool done() const { return done_; }
 

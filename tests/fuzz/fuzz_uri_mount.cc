@@ -36,12 +36,15 @@ struct Rule {
 };
 // Exact, prefix, glob with '*' and '?', overlaps, and unmounts by balancer and by '*'.
 constexpr Rule kMounts[] = {
-    {"/app/*", "app"},         {"/app/admin/*", "admin"}, {"/exact", "exact"},    {"/dir/*.jsp", "jsp"},
-    {"/static/*", "app"},      {"/a?c/*", "q"},           {"/", "root"},          {"/*.do", "do"},
-    {"/app/admin", "exact2"},  {"/x/*/y/*", "xy"},
+    {"/app/*", "app"},        {"/app/admin/*", "admin"}, {"/exact", "exact"}, {"/dir/*.jsp", "jsp"},
+    {"/static/*", "app"},     {"/a?c/*", "q"},           {"/", "root"},       {"/*.do", "do"},
+    {"/app/admin", "exact2"}, {"/x/*/y/*", "xy"},
 };
 constexpr Rule kUnmounts[] = {
-    {"/static/*.png", "app"}, {"/app/private/*", "*"}, {"/app/admin/public/*", "admin"}, {"/dir/skip*.jsp", "other"},
+    {"/static/*.png", "app"},
+    {"/app/private/*", "*"},
+    {"/app/admin/public/*", "admin"},
+    {"/dir/skip*.jsp", "other"},
 };
 
 const MountMap& fixed_map() {
@@ -128,7 +131,8 @@ void check_normal_form(std::string_view out) {
   std::size_t pos = 1;
   while (pos <= out.size()) {
     const std::size_t slash = out.find('/', pos);
-    const std::string_view seg = out.substr(pos, slash == std::string_view::npos ? std::string_view::npos : slash - pos);
+    const std::string_view seg =
+        out.substr(pos, slash == std::string_view::npos ? std::string_view::npos : slash - pos);
     FUZZ_CHECK(seg != "." && seg != "..", "dot segment in " + show(out));
     if (slash == std::string_view::npos) break;
     pos = slash + 1;

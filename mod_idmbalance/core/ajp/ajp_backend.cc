@@ -151,8 +151,7 @@ std::string_view request_header_name(std::uint16_t code) {
   return wire::kRequestHeaders[low - 1];
 }
 
-Expected<std::uint16_t> decode_request_packet_header(std::span<const std::uint8_t> header,
-                                                     std::size_t packet_size) {
+Expected<std::uint16_t> decode_request_packet_header(std::span<const std::uint8_t> header, std::size_t packet_size) {
   if (header.size() < kHeaderSize) return fail("AJP packet header truncated (" + num(header.size()) + " bytes)");
   if (header[0] != wire::kToContainer0 || header[1] != wire::kToContainer1) {
     return fail("bad AJP packet magic " + hex(wire::get_u16(header.data()), 4) + " (expected 0x1234)");
@@ -167,14 +166,10 @@ Expected<std::uint16_t> decode_request_packet_header(std::span<const std::uint8_
 RequestMessage classify_request_message(std::span<const std::uint8_t> payload) {
   if (payload.empty()) return RequestMessage::Unknown;
   switch (payload[0]) {
-    case wire::kForwardRequest:
-      return RequestMessage::ForwardRequest;
-    case wire::kCping:
-      return payload.size() == 1 ? RequestMessage::Cping : RequestMessage::Unknown;
-    case kShutdown:
-      return RequestMessage::Shutdown;
-    default:
-      return RequestMessage::Unknown;
+    case wire::kForwardRequest: return RequestMessage::ForwardRequest;
+    case wire::kCping: return payload.size() == 1 ? RequestMessage::Cping : RequestMessage::Unknown;
+    case kShutdown: return RequestMessage::Shutdown;
+    default: return RequestMessage::Unknown;
   }
 }
 
@@ -249,14 +244,38 @@ Status decode_forward_request(std::span<const std::uint8_t> payload, ForwardRequ
     std::optional<std::string_view>* slot = nullptr;
     const char* name = nullptr;
     switch (code) {
-      case wire::kAttrSecret: slot = &out.secret; name = "secret"; break;
-      case wire::kAttrRemoteUser: slot = &out.remote_user; name = "remote_user"; break;
-      case wire::kAttrAuthType: slot = &out.auth_type; name = "auth_type"; break;
-      case wire::kAttrQueryString: slot = &out.query_string; name = "query string"; break;
-      case wire::kAttrRoute: slot = &out.route; name = "route"; break;
-      case wire::kAttrSslCert: slot = &out.ssl_cert; name = "ssl_cert"; break;
-      case wire::kAttrSslCipher: slot = &out.ssl_cipher; name = "ssl_cipher"; break;
-      case wire::kAttrSslSession: slot = &out.ssl_session; name = "ssl_session"; break;
+      case wire::kAttrSecret:
+        slot = &out.secret;
+        name = "secret";
+        break;
+      case wire::kAttrRemoteUser:
+        slot = &out.remote_user;
+        name = "remote_user";
+        break;
+      case wire::kAttrAuthType:
+        slot = &out.auth_type;
+        name = "auth_type";
+        break;
+      case wire::kAttrQueryString:
+        slot = &out.query_string;
+        name = "query string";
+        break;
+      case wire::kAttrRoute:
+        slot = &out.route;
+        name = "route";
+        break;
+      case wire::kAttrSslCert:
+        slot = &out.ssl_cert;
+        name = "ssl_cert";
+        break;
+      case wire::kAttrSslCipher:
+        slot = &out.ssl_cipher;
+        name = "ssl_cipher";
+        break;
+      case wire::kAttrSslSession:
+        slot = &out.ssl_session;
+        name = "ssl_session";
+        break;
       case wire::kAttrSslKeySize: {
         std::uint16_t size = 0;
         if (!r.u16(size)) return fail("FORWARD_REQUEST truncated in ssl_key_size");
@@ -281,8 +300,7 @@ Status decode_forward_request(std::span<const std::uint8_t> payload, ForwardRequ
         if (const char* e = r.string(ignored)) return field_error(e, code == kAttrContext ? "context" : "servlet_path");
         continue;
       }
-      default:
-        return fail("FORWARD_REQUEST has unknown attribute code " + hex(code, 2));
+      default: return fail("FORWARD_REQUEST has unknown attribute code " + hex(code, 2));
     }
     std::string_view value;
     if (const char* e = r.string(value)) return field_error(e, name);
@@ -320,7 +338,8 @@ Expected<std::size_t> encode_send_headers(const SendHeaders& head, std::span<std
       w.u16(code);
     } else {
       if (h.name.empty()) return fail(where(i, " has an empty name"));
-      if (!string_ok(h.name, kMaxLiteralHeaderName)) return Error{check_string(h.name, where(i, " name"), kMaxLiteralHeaderName).error()};
+      if (!string_ok(h.name, kMaxLiteralHeaderName))
+        return Error{check_string(h.name, where(i, " name"), kMaxLiteralHeaderName).error()};
       w.string(h.name);
     }
     if (!string_ok(h.value)) return Error{check_string(h.value, where(i, " value")).error()};
@@ -336,8 +355,7 @@ Expected<std::size_t> encode_send_headers(const SendHeaders& head, std::span<std
 Expected<std::size_t> encode_send_body_chunk(std::span<const std::uint8_t> data, std::span<std::uint8_t> out) {
   if (out.size() < kSendBodyChunkOverhead || data.size() > max_response_body_chunk(out.size()) ||
       data.size() > max_response_body_chunk(kMaxPacketSize)) {
-    return fail("SEND_BODY_CHUNK of " + num(data.size()) + " bytes does not fit a " + num(out.size()) +
-                "-byte packet");
+    return fail("SEND_BODY_CHUNK of " + num(data.size()) + " bytes does not fit a " + num(out.size()) + "-byte packet");
   }
   put_container_header(out, data.size() + 4);
   out[4] = wire::kSendBodyChunk;

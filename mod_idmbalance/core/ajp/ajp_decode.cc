@@ -178,19 +178,14 @@ Status check_response_head(const SendHeaders& head) {
 Expected<Message> decode_message(std::span<const std::uint8_t> payload, HeadCheck check) {
   if (payload.empty()) return fail("empty AJP message");
   switch (payload[0]) {
-    case wire::kSendBodyChunk:
-      return decode_body_chunk(payload);
-    case wire::kSendHeaders:
-      return decode_send_headers(payload, check);
-    case wire::kEndResponse:
-      return decode_end_response(payload);
-    case wire::kGetBodyChunk:
-      return decode_get_body_chunk(payload);
+    case wire::kSendBodyChunk: return decode_body_chunk(payload);
+    case wire::kSendHeaders: return decode_send_headers(payload, check);
+    case wire::kEndResponse: return decode_end_response(payload);
+    case wire::kGetBodyChunk: return decode_get_body_chunk(payload);
     case wire::kCpong:
       if (payload.size() != 1) return fail("CPONG payload is " + num(payload.size()) + " bytes, expected 1");
       return Message{Cpong{}};
-    default:
-      return fail("unknown AJP message type " + num(payload[0]));
+    default: return fail("unknown AJP message type " + num(payload[0]));
   }
 }
 

@@ -11,9 +11,8 @@ namespace {
 
 // Index + 1 is the low byte of the 0xA0xx response header code (section 2.7).
 constexpr std::array<std::string_view, 11> kResponseHeaders = {
-    "Content-Type",   "Content-Language", "Content-Length", "Date",   "Last-Modified",
-    "Location",       "Set-Cookie",       "Set-Cookie2",    "Servlet-Engine", "Status",
-    "WWW-Authenticate",
+    "Content-Type", "Content-Language", "Content-Length", "Date",   "Last-Modified",    "Location",
+    "Set-Cookie",   "Set-Cookie2",      "Servlet-Engine", "Status", "WWW-Authenticate",
 };
 
 // Tomcat's AjpProcessor accepts these without allowedRequestAttributesPattern; anything else

@@ -47,9 +47,7 @@ inline void put_u16(std::uint8_t* p, std::uint16_t v) {
   p[1] = static_cast<std::uint8_t>(v & 0xFF);
 }
 
-inline std::uint16_t get_u16(const std::uint8_t* p) {
-  return static_cast<std::uint16_t>((p[0] << 8) | p[1]);
-}
+inline std::uint16_t get_u16(const std::uint8_t* p) { return static_cast<std::uint16_t>((p[0] << 8) | p[1]); }
 
 // Canonical name for a SEND_HEADERS code's low byte (1..11), or empty if unknown.
 std::string_view response_header_name(std::uint8_t low_byte);
@@ -57,17 +55,16 @@ std::string_view response_header_name(std::uint8_t low_byte);
 // Shared by the encoder (ajp_tables.cc) and the backend-side decoder (ajp_backend.cc).
 // Index + 1 is the AJP method code (section 2.4).
 inline constexpr std::array<std::string_view, 27> kMethods = {
-    "OPTIONS",  "GET",     "HEAD",     "POST",         "PUT",     "DELETE",          "TRACE",
-    "PROPFIND", "PROPPATCH", "MKCOL",  "COPY",         "MOVE",    "LOCK",            "UNLOCK",
-    "ACL",      "REPORT",  "VERSION-CONTROL", "CHECKIN", "CHECKOUT", "UNCHECKOUT",   "SEARCH",
-    "MKWORKSPACE", "UPDATE", "LABEL",  "MERGE",        "BASELINE-CONTROL", "MKACTIVITY",
+    "OPTIONS",  "GET",        "HEAD",   "POST",        "PUT",    "DELETE", "TRACE",  "PROPFIND",         "PROPPATCH",
+    "MKCOL",    "COPY",       "MOVE",   "LOCK",        "UNLOCK", "ACL",    "REPORT", "VERSION-CONTROL",  "CHECKIN",
+    "CHECKOUT", "UNCHECKOUT", "SEARCH", "MKWORKSPACE", "UPDATE", "LABEL",  "MERGE",  "BASELINE-CONTROL", "MKACTIVITY",
 };
 
 // Index + 1 is the low byte of the 0xA0xx request header code (section 2.5).
 inline constexpr std::array<std::string_view, 14> kRequestHeaders = {
-    "accept",         "accept-charset", "accept-encoding", "accept-language", "authorization",
-    "connection",     "content-type",   "content-length",  "cookie",          "cookie2",
-    "host",           "pragma",         "referer",         "user-agent",
+    "accept",     "accept-charset", "accept-encoding", "accept-language", "authorization",
+    "connection", "content-type",   "content-length",  "cookie",          "cookie2",
+    "host",       "pragma",         "referer",         "user-agent",
 };
 
 }  // namespace idmb::ajp::wire

@@ -49,13 +49,9 @@ bool health_known(const MemberSlot& s) {
   return h == Health::Ok || h == Health::Recovering || h == Health::Error;
 }
 
-Activation activation_of(const MemberSlot& s) {
-  return static_cast<Activation>(s.activation.load(kRelaxed));
-}
+Activation activation_of(const MemberSlot& s) { return static_cast<Activation>(s.activation.load(kRelaxed)); }
 
-std::string_view route_of(const MemberSlot& s) {
-  return {s.route, ::strnlen(s.route, table::kNameSize)};
-}
+std::string_view route_of(const MemberSlot& s) { return {s.route, ::strnlen(s.route, table::kNameSize)}; }
 
 bool contains(std::span<const int> list, int member) {
   return std::find(list.begin(), list.end(), member) != list.end();
@@ -166,9 +162,7 @@ Balancer::Balancer(const config::BalancerConfig& config, std::vector<table::Memb
   slots_.resize(std::min(slots_.size(), config_.members.size()));
 }
 
-config::Method Balancer::method() const {
-  return settings_ ? table::method_of(*settings_) : config_.method;
-}
+config::Method Balancer::method() const { return settings_ ? table::method_of(*settings_) : config_.method; }
 
 bool Balancer::sticky_force() const {
   return settings_ ? settings_->sticky_force.load(kRelaxed) != 0 : config_.sticky.force;
@@ -334,8 +328,7 @@ void Balancer::finish(int member, std::uint64_t bytes_out, std::uint64_t bytes_i
   // loop rather than fetch_sub-and-repair, which can strand a +1 when it races with a start;
   // it measured no slower.
   std::int32_t busy = s.busy.load(kRelaxed);
-  while (busy > 0 && !s.busy.compare_exchange_weak(busy, busy - 1, kRelaxed)) {
-  }
+  while (busy > 0 && !s.busy.compare_exchange_weak(busy, busy - 1, kRelaxed)) {}
   s.bytes_out.fetch_add(bytes_out, kRelaxed);
   s.bytes_in.fetch_add(bytes_in, kRelaxed);
   LazyNow now(clock_);

@@ -76,8 +76,8 @@ struct P2cPolicy {
     const std::size_t none = candidates.size();
     const std::size_t first = draw(candidates, total, r & 0xffffffffu, none);
     const std::size_t second = draw(candidates, total - candidates[first].weight, r >> 32, first);
-    const Candidate& winner = detail::less_busy(candidates[second], candidates[first]) ? candidates[second]
-                                                                                      : candidates[first];
+    const Candidate& winner =
+        detail::less_busy(candidates[second], candidates[first]) ? candidates[second] : candidates[first];
     return winner.index;
   }
   std::uint64_t start_cost(MemberWeight&) const { return 0; }

@@ -89,7 +89,7 @@ inline void settle(std::span<Candidate> candidates, std::span<table::MemberSlot*
     const std::uint64_t lifted = ref + static_cast<std::uint64_t>(floor);
     // On failure another picker moved it (a start, or the same lift): fine either way.
     slots[static_cast<std::size_t>(c.index)]->lb_value.compare_exchange_strong(expected, lifted,
-                                                                                std::memory_order_relaxed);
+                                                                               std::memory_order_relaxed);
     c.clock = floor;
   }
 }

@@ -29,13 +29,10 @@ bool is_token(std::string_view text) {
   return true;
 }
 
-std::string range(std::uint32_t min, std::uint32_t max) {
-  return std::to_string(min) + ".." + std::to_string(max);
-}
+std::string range(std::uint32_t min, std::uint32_t max) { return std::to_string(min) + ".." + std::to_string(max); }
 
 Status count_error(std::string_view directive, std::string_view usage, std::size_t got) {
-  return fail(std::string(directive) + " takes " + std::string(usage) + ", got " +
-              std::to_string(got) + " arguments");
+  return fail(std::string(directive) + " takes " + std::string(usage) + ", got " + std::to_string(got) + " arguments");
 }
 
 // COOKIE [PATH_PARAM] [force] after the cookie was checked: "force" may be the 2nd or 3rd.
@@ -48,8 +45,10 @@ Status sticky_options(StickyConfig& result, std::string_view name, const Args& a
       continue;
     }
     if (have_path_param) {
-      return fail(std::string(name) + ": expected COOKIE [PATH_PARAM] [force], got two path "
-                  "parameters " + quoted(result.path_param) + " and " + quoted(args[i]));
+      return fail(std::string(name) +
+                  ": expected COOKIE [PATH_PARAM] [force], got two path "
+                  "parameters " +
+                  quoted(result.path_param) + " and " + quoted(args[i]));
     }
     // Accept mod_jk's spelling ";jsessionid" as well as "jsessionid".
     std::string_view param = args[i];
@@ -71,8 +70,7 @@ std::optional<Method> parse_method(std::string_view text) {
 }
 
 // One key=value of IdmHealthCheck into `policy`.
-Status health_option(health::Policy& policy, std::string_view name, std::string_view key,
-                     std::string_view value) {
+Status health_option(health::Policy& policy, std::string_view name, std::string_view key, std::string_view value) {
   const std::string prefix = std::string(name) + " " + std::string(key);
   const auto duration = [&](std::uint32_t& target) -> Status {
     auto ms = parse_duration_ms(value);
@@ -97,14 +95,12 @@ Status health_option(health::Policy& policy, std::string_view name, std::string_
     // Sent as the request path of an AJP GET: it must be a plain, already encoded path.
     if (value.empty() || value.front() != '/' ||
         value.find_first_of(std::string_view(" \t\r\n?#\0", 7)) != std::string_view::npos) {
-      return fail(std::string(name) + " uri: expected a path starting with '/', without query, got " +
-                  quoted(value));
+      return fail(std::string(name) + " uri: expected a path starting with '/', without query, got " + quoted(value));
     }
     policy.probe_uri = std::string(value);
     return Ok{};
   }
-  return fail(std::string(name) + ": unknown key " + quoted(key) +
-              " (interval, healthy_interval, rise, fall, uri)");
+  return fail(std::string(name) + ": unknown key " + quoted(key) + " (interval, healthy_interval, rise, fall, uri)");
 }
 
 // Members in order: unique names and routes, valid routes, factors in range.
@@ -117,8 +113,8 @@ Status check_members(const std::vector<MemberConfig>& members, const std::string
         return fail(prefix + "member name " + quoted(m.name) + " is used twice");
       }
       if (members[j].route == m.route) {
-        return fail(prefix + "duplicate route " + quoted(m.route) + " (members " +
-                    members[j].name + " and " + m.name + ")");
+        return fail(prefix + "duplicate route " + quoted(m.route) + " (members " + members[j].name + " and " + m.name +
+                    ")");
       }
     }
     if (!is_valid_route(m.route)) {
@@ -250,8 +246,7 @@ Status duration(std::uint32_t& target, std::string_view name, const Args& args, 
   return Ok{};
 }
 
-Status number(std::uint32_t& target, std::string_view name, const Args& args, std::uint32_t min,
-              std::uint32_t max) {
+Status number(std::uint32_t& target, std::string_view name, const Args& args, std::uint32_t min, std::uint32_t max) {
   if (args.size() != 1) return count_error(name, "one number " + range(min, max), args.size());
   const auto value = ascii::parse_decimal(args[0], max);
   if (!value || *value < min) {
@@ -265,8 +260,7 @@ Status number(std::uint32_t& target, std::string_view name, const Args& args, st
 
 Status validate(const BalancerConfig& balancer) {
   if (!is_valid_name(balancer.name)) {
-    return fail("IdmBalancer: the name must be 1..63 characters of A-Z a-z 0-9 _ . -, got " +
-                quoted(balancer.name));
+    return fail("IdmBalancer: the name must be 1..63 characters of A-Z a-z 0-9 _ . -, got " + quoted(balancer.name));
   }
   const std::string prefix = "IdmBalancer " + balancer.name + ": ";
   if (balancer.members.empty()) return fail(prefix + "no IdmMember defined");

@@ -21,7 +21,6 @@ Status request_body_buffer(BalancerConfig& balancer, std::string_view name, cons
 // One duration into `target`; zero only with allow_zero.
 Status duration(std::uint32_t& target, std::string_view name, const Args& args, bool allow_zero);
 // One number min..max into `target`.
-Status number(std::uint32_t& target, std::string_view name, const Args& args, std::uint32_t min,
-              std::uint32_t max);
+Status number(std::uint32_t& target, std::string_view name, const Args& args, std::uint32_t min, std::uint32_t max);
 
 }  // namespace idmb::config::directive

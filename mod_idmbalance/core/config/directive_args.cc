@@ -17,8 +17,8 @@ std::string unescape(std::string_view raw, char quote) {
   std::string out;
   out.reserve(raw.size());
   for (std::size_t i = 0; i < raw.size(); ++i) {
-    const bool escape = raw[i] == '\\' && i + 1 < raw.size() &&
-                        (raw[i + 1] == '\\' || (quote != '\0' && raw[i + 1] == quote));
+    const bool escape =
+        raw[i] == '\\' && i + 1 < raw.size() && (raw[i + 1] == '\\' || (quote != '\0' && raw[i + 1] == quote));
     if (escape) ++i;
     out += raw[i];
   }

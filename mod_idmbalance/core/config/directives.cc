@@ -15,14 +15,12 @@ namespace {
 namespace d = directive;
 
 // The duration and number directives differ only in their field and bounds.
-#define IDMB_DURATION(field, allow_zero) \
+#define IDMB_DURATION(field, allow_zero)                           \
   [](BalancerConfig& b, std::string_view name, const Args& args) { \
-    return d::duration(b.field, name, args, allow_zero); \
+    return d::duration(b.field, name, args, allow_zero);           \
   }
 #define IDMB_NUMBER(field, min, max) \
-  [](BalancerConfig& b, std::string_view name, const Args& args) { \
-    return d::number(b.field, name, args, min, max); \
-  }
+  [](BalancerConfig& b, std::string_view name, const Args& args) { return d::number(b.field, name, args, min, max); }
 
 Status drain_quiet_time(ServerConfig& server, std::string_view name, const Args& args) {
   auto ms = parse_duration_ms(args[0]);

@@ -26,8 +26,7 @@ Expected<std::uint32_t> parse(std::string_view text, bool allow_zero) {
     scale = 60 * 1000;
   }
   if (number.empty() || scale == 0) {
-    return fail("expected a duration such as 250ms, 5s or 2m (a bare number means seconds), got " +
-                quoted);
+    return fail("expected a duration such as 250ms, 5s or 2m (a bare number means seconds), got " + quoted);
   }
   // Bound the number before scaling so the product cannot overflow 64 bits.
   const auto value = ascii::parse_decimal(number, UINT32_MAX);
@@ -44,8 +43,6 @@ Expected<std::uint32_t> parse(std::string_view text, bool allow_zero) {
 
 Expected<std::uint32_t> parse_duration_ms(std::string_view text) { return parse(text, false); }
 
-Expected<std::uint32_t> parse_duration_or_zero_ms(std::string_view text) {
-  return parse(text, true);
-}
+Expected<std::uint32_t> parse_duration_or_zero_ms(std::string_view text) { return parse(text, true); }
 
 }  // namespace idmb::config

@@ -30,9 +30,8 @@ bool is_valid_hostname(std::string_view host) {
   std::size_t start = 0;
   while (true) {
     const std::size_t dot = host.find('.', start);
-    const std::string_view label = host.substr(start, dot == std::string_view::npos
-                                                            ? std::string_view::npos
-                                                            : dot - start);
+    const std::string_view label =
+        host.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
     if (label.empty() || label.size() > kMaxLabelLength) return false;
     if (label.front() == '-' || label.back() == '-') return false;
     for (char c : label) {
@@ -93,8 +92,7 @@ Expected<HostPort> parse_ajp_url(std::string_view url) {
   std::string_view port = after_host.substr(1);
   if (!port.empty() && port.back() == '/') port.remove_suffix(1);
   if (port.find('/') != std::string_view::npos) {
-    return fail("nothing may follow the port in the URL (a path is not supported), got " +
-                quoted(url));
+    return fail("nothing may follow the port in the URL (a path is not supported), got " + quoted(url));
   }
   const auto number = ascii::parse_decimal(port, 65535);
   if (!number || *number == 0) {
@@ -114,8 +112,10 @@ std::optional<Activation> parse_activation(std::string_view text) {
 Expected<Ok> apply_option(MemberConfig& member, std::string_view key, std::string_view value) {
   if (ascii::iequals(key, "route")) {
     if (value.find('.') != std::string_view::npos) {
-      return fail("route must not contain '.' (the route follows the '.' in the session id), "
-                  "got " + quoted(value));
+      return fail(
+          "route must not contain '.' (the route follows the '.' in the session id), "
+          "got " +
+          quoted(value));
     }
     if (!is_valid_route(value)) {
       return fail("route must be 1..63 characters of A-Z a-z 0-9 _ -, got " + quoted(value));
@@ -146,8 +146,10 @@ Expected<Ok> apply_option(MemberConfig& member, std::string_view key, std::strin
     member.domain = value;
   } else if (ascii::iequals(key, "redirect")) {
     if (!is_valid_route(value)) {
-      return fail("redirect must be the route of another member (1..63 characters of "
-                  "A-Z a-z 0-9 _ -), got " + quoted(value));
+      return fail(
+          "redirect must be the route of another member (1..63 characters of "
+          "A-Z a-z 0-9 _ -), got " +
+          quoted(value));
     }
     member.redirect = value;
   } else if (ascii::iequals(key, "secret")) {
@@ -157,8 +159,7 @@ Expected<Ok> apply_option(MemberConfig& member, std::string_view key, std::strin
     }
     member.secret = value;
   } else {
-    return fail("unknown option " + quoted(key) +
-                " (known: route, factor, max, status, domain, redirect, secret)");
+    return fail("unknown option " + quoted(key) + " (known: route, factor, max, status, domain, redirect, secret)");
   }
   return Ok{};
 }
@@ -201,8 +202,7 @@ Expected<MemberConfig> parse_member(const std::vector<std::string_view>& args) {
   MemberConfig member;
   const std::string_view name = args[0];
   if (!is_valid_name(name)) {
-    return fail("IdmMember: the name must be 1..63 characters of A-Z a-z 0-9 _ . -, got " +
-                quoted(name));
+    return fail("IdmMember: the name must be 1..63 characters of A-Z a-z 0-9 _ . -, got " + quoted(name));
   }
   member.name = name;
   const std::string prefix = "IdmMember " + member.name + ": ";
@@ -231,7 +231,8 @@ Expected<MemberConfig> parse_member(const std::vector<std::string_view>& args) {
 
   if (member.route.empty()) {
     if (!is_valid_route(member.name)) {
-      return fail(prefix + "the name contains '.', which a session route cannot; "
+      return fail(prefix +
+                  "the name contains '.', which a session route cannot; "
                   "add route=ROUTE");
     }
     member.route = member.name;

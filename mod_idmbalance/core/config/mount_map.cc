@@ -25,8 +25,7 @@ std::size_t count_literals(std::string_view pattern) {
 // request for its bare context path.
 bool rule_matches(std::string_view pattern, std::string_view path) {
   if (glob_match(pattern, path)) return true;
-  return pattern.size() > 2 && pattern.ends_with("/*") &&
-         glob_match(pattern.substr(0, pattern.size() - 2), path);
+  return pattern.size() > 2 && pattern.ends_with("/*") && glob_match(pattern.substr(0, pattern.size() - 2), path);
 }
 
 // Paths are normalised before matching, so a pattern with "//", "." or ".." segments or a
@@ -39,12 +38,14 @@ Status check_pattern(std::string_view directive, std::string_view pattern) {
   for (char c : pattern) {
     const auto byte = static_cast<unsigned char>(c);
     if (byte <= 0x20 || byte == 0x7F) {
-      return fail(std::string(directive) + ": the pattern must not contain spaces or control "
+      return fail(std::string(directive) +
+                  ": the pattern must not contain spaces or control "
                   "characters");
     }
   }
   if (pattern.find(';') != std::string_view::npos) {
-    return fail(prefix + "the pattern can never match: ';' path parameters are removed "
+    return fail(prefix +
+                "the pattern can never match: ';' path parameters are removed "
                 "before matching");
   }
   std::size_t start = 1;
@@ -53,7 +54,8 @@ Status check_pattern(std::string_view directive, std::string_view pattern) {
     const std::size_t end = slash == std::string_view::npos ? pattern.size() : slash;
     const std::string_view segment = pattern.substr(start, end - start);
     if (segment == "." || segment == ".." || (segment.empty() && slash != std::string_view::npos)) {
-      return fail(prefix + "the pattern can never match: paths are normalised (no '//', "
+      return fail(prefix +
+                  "the pattern can never match: paths are normalised (no '//', "
                   "'.' or '..' segments) before matching");
     }
     if (slash == std::string_view::npos) break;
@@ -67,14 +69,12 @@ Status check_pattern(std::string_view directive, std::string_view pattern) {
 Status MountMap::mount(std::string_view pattern, std::string_view balancer) {
   if (auto checked = check_pattern("IdmMount", pattern); !checked) return checked;
   if (!config::is_valid_name(balancer)) {
-    return fail("IdmMount " + std::string(pattern) + ": '" + std::string(balancer) +
-                "' is not a valid balancer name");
+    return fail("IdmMount " + std::string(pattern) + ": '" + std::string(balancer) + "' is not a valid balancer name");
   }
   for (const Rule& rule : mounts_) {
     if (rule.pattern != pattern) continue;
     if (rule.balancer == balancer) return Ok{};
-    return fail("IdmMount " + std::string(pattern) + " already mounted to balancer " +
-                rule.balancer);
+    return fail("IdmMount " + std::string(pattern) + " already mounted to balancer " + rule.balancer);
   }
   mounts_.push_back(Rule{std::string(pattern), std::string(balancer)});
   return Ok{};
@@ -120,8 +120,7 @@ const std::string* MountMap::match(std::string_view normalized_path) const {
     // Only a strictly more specific rule can displace the current winner (ties: first wins),
     // so skip the glob for anything that could not.
     if (best != nullptr && (best_exact || (!exact && literals <= best_literals))) continue;
-    const bool hit = exact ? rule.pattern == normalized_path
-                           : rule_matches(rule.pattern, normalized_path);
+    const bool hit = exact ? rule.pattern == normalized_path : rule_matches(rule.pattern, normalized_path);
     if (!hit) continue;
     best = &rule;
     best_exact = exact;

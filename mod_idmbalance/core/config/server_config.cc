@@ -87,13 +87,11 @@ Status check_servers(const std::vector<const ServerConfig*>& scopes) {
   return check_server_scopes(defined);
 }
 
-std::vector<std::string> mount_patterns(const std::vector<const ServerConfig*>& scopes,
-                                        std::string_view balancer) {
+std::vector<std::string> mount_patterns(const std::vector<const ServerConfig*>& scopes, std::string_view balancer) {
   std::vector<std::string> patterns;
   for (const ServerConfig* conf : scopes) {
     for (const MountMap::Rule& rule : conf->mounts().mounts()) {
-      if (rule.balancer == balancer &&
-          std::find(patterns.begin(), patterns.end(), rule.pattern) == patterns.end()) {
+      if (rule.balancer == balancer && std::find(patterns.begin(), patterns.end(), rule.pattern) == patterns.end()) {
         patterns.push_back(rule.pattern);
       }
     }

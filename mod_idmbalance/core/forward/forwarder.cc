@@ -45,10 +45,13 @@ namespace {
 
 class Exchange {
  public:
-  Exchange(const BodyPlan& body, const ExchangeOptions& options, std::span<std::uint8_t> packet,
-           BackendStream& backend, ClientSide& client)
-      : body_(body), options_(options), packet_(packet.first(options.packet_size)),
-        backend_(backend), client_(client),
+  Exchange(const BodyPlan& body, const ExchangeOptions& options, std::span<std::uint8_t> packet, BackendStream& backend,
+           ClientSide& client)
+      : body_(body),
+        options_(options),
+        packet_(packet.first(options.packet_size)),
+        backend_(backend),
+        client_(client),
         body_remaining_(body.kind == BodyPlan::Kind::Length ? body.length : 0),
         body_done_(body.kind == BodyPlan::Kind::None) {}
 

@@ -135,9 +135,9 @@ Transition on_request_failure(MemberSlot& slot, ErrorClass error, std::int64_t n
   // Nothing listens (or nothing answers SYN): waiting for a second user to find out helps nobody.
   if (error == ErrorClass::Connect) return take_out(slot, now_ms, std::string(fault_name(error)));
   if (failures < fall) return unchanged(slot.health.load(kRelaxed));
-  std::string cause = fall == 1 ? "backend fault: " + std::string(fault_name(error))
-                                : std::to_string(failures) + " consecutive backend faults, last: " +
-                                      std::string(fault_name(error));
+  std::string cause =
+      fall == 1 ? "backend fault: " + std::string(fault_name(error))
+                : std::to_string(failures) + " consecutive backend faults, last: " + std::string(fault_name(error));
   return take_out(slot, now_ms, std::move(cause));
 }
 
@@ -164,17 +164,19 @@ Transition on_probe_result(MemberSlot& slot, bool ok, std::int64_t now_ms, const
     const std::uint32_t rise = std::max<std::uint32_t>(policy.rise, 1);
     if (is_usable(seen) || passes < rise) return unchanged(seen);
     const Health to = policy.slow_start_ms == 0 ? Health::Ok : Health::Recovering;
-    Transition t = move(slot, seen, to, now_ms,
-                        std::to_string(passes) + (passes == 1 ? " good probe" : " good probes in a row"));
+    Transition t =
+        move(slot, seen, to, now_ms, std::to_string(passes) + (passes == 1 ? " good probe" : " good probes in a row"));
     if (t.changed) slot.consecutive_failures.store(0, kRelaxed);
     return t;
   }
   slot.probe_passes.store(0, kRelaxed);
   const std::uint32_t fails = slot.probe_fails.fetch_add(1, kRelaxed) + 1;
-  if (seen == raw(Health::Recovering)) return take_out(slot, now_ms, with_detail("probe failed while recovering", detail));
+  if (seen == raw(Health::Recovering))
+    return take_out(slot, now_ms, with_detail("probe failed while recovering", detail));
   if (seen == raw(Health::Ok) && fails >= std::max<std::uint32_t>(policy.fall, 1)) {
-    return take_out(slot, now_ms,
-                    with_detail(fails == 1 ? "probe failed" : std::to_string(fails) + " probes failed in a row", detail));
+    return take_out(
+        slot, now_ms,
+        with_detail(fails == 1 ? "probe failed" : std::to_string(fails) + " probes failed in a row", detail));
   }
   return unchanged(seen);
 }

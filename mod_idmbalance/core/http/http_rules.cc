@@ -12,9 +12,8 @@
 namespace idmb::http {
 namespace {
 
-constexpr std::array<std::string_view, 7> kHopByHop = {
-    "Connection", "Keep-Alive", "Proxy-Connection", "TE", "Trailer", "Transfer-Encoding",
-    "Upgrade"};
+constexpr std::array<std::string_view, 7> kHopByHop = {"Connection", "Keep-Alive",        "Proxy-Connection", "TE",
+                                                       "Trailer",    "Transfer-Encoding", "Upgrade"};
 
 }  // namespace
 
@@ -56,14 +55,10 @@ bool drop_listed_field(std::string_view client_connection, std::string_view name
   return as_client_sent && !ascii::iequals(name, "Host") && listed_in_connection(client_connection, name);
 }
 
-bool is_content_length(std::string_view name) {
-  return ascii::iequals(name, "Content-Length");
-}
+bool is_content_length(std::string_view name) { return ascii::iequals(name, "Content-Length"); }
 
 bool is_set_cookie(std::string_view name) { return ascii::iequals(name, "Set-Cookie"); }
 
-bool drop_from_response(std::string_view name) {
-  return is_content_length(name) || is_hop_by_hop(name);
-}
+bool drop_from_response(std::string_view name) { return is_content_length(name) || is_hop_by_hop(name); }
 
 }  // namespace idmb::http

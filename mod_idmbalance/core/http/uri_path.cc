@@ -16,8 +16,8 @@ std::optional<std::string> normalize_path_for_mount(std::string_view decoded_pat
   std::size_t start = 1;
   while (true) {
     const std::size_t slash = decoded_path.find('/', start);
-    std::string_view segment = decoded_path.substr(
-        start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+    std::string_view segment =
+        decoded_path.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
     // Tomcat drops ";params" from every segment before it resolves dot segments, so
     // "..;x" is "..": match what it will serve, not what the URL looks like.
     segment = segment.substr(0, segment.find(';'));

@@ -63,13 +63,14 @@ std::optional<Refusal> prepare(const ClientHead& head, ajp::ForwardRequest& requ
     return Refusal{kBadRequest, "request path contains bytes that cannot be forwarded"};
   }
   auto& headers = request.headers;
-  headers.erase(std::remove_if(headers.begin(), headers.end(),
-                               [&](const ajp::Header& h) { return !forwardable(head, h); }),
-                headers.end());
+  headers.erase(
+      std::remove_if(headers.begin(), headers.end(), [&](const ajp::Header& h) { return !forwardable(head, h); }),
+      headers.end());
   if (out.body.kind == forward::BodyPlan::Kind::Length) {
     auto& text = out.content_length_text;
     const auto written = std::to_chars(text.data(), text.data() + text.size(), out.body.length);
-    headers.push_back({"Content-Length", std::string_view(text.data(), static_cast<std::size_t>(written.ptr - text.data()))});
+    headers.push_back(
+        {"Content-Length", std::string_view(text.data(), static_cast<std::size_t>(written.ptr - text.data()))});
   } else if (out.body.kind == forward::BodyPlan::Kind::None && head.content_length) {
     headers.push_back({"Content-Length", "0"});  // an explicit empty body stays explicit
   }

@@ -13,24 +13,17 @@ using log::Level;
 int status_for(const forward::Result& result) {
   switch (result.outcome) {
     case Outcome::Ok:
-    case Outcome::ClientAborted:
-      return kHandled;
+    case Outcome::ClientAborted: return kHandled;
     case Outcome::ClientBodyError:
-    case Outcome::RequestTooLarge:
-      return kBadRequest;
-    case Outcome::ClientBodyTooLarge:
-      return kPayloadTooLarge;
+    case Outcome::RequestTooLarge: return kBadRequest;
+    case Outcome::ClientBodyTooLarge: return kPayloadTooLarge;
     case Outcome::ConnectFailed:
     case Outcome::CpingFailed:
-    case Outcome::LocalFailure:
-      return kServiceUnavailable;
-    case Outcome::BackendClosed:
-      return result.request_sent ? kBadGateway : kServiceUnavailable;
-    case Outcome::BackendTimeout:
-      return kGatewayTimeout;
+    case Outcome::LocalFailure: return kServiceUnavailable;
+    case Outcome::BackendClosed: return result.request_sent ? kBadGateway : kServiceUnavailable;
+    case Outcome::BackendTimeout: return kGatewayTimeout;
     case Outcome::ProtocolError:
-    case Outcome::InvalidResponse:
-      return kBadGateway;
+    case Outcome::InvalidResponse: return kBadGateway;
     case Outcome::NewSessionRefused:  // always retried; left over only when no member remains
       return kServiceUnavailable;
   }
@@ -82,8 +75,14 @@ class Forwarding {
  public:
   Forwarding(const config::BalancerConfig& cfg, balance::Balancer& chooser, ajp::ForwardRequest& request,
              const Prepared& prepared, const Plan& plan, Dependencies deps, std::span<std::uint8_t> packet)
-      : cfg_(cfg), chooser_(chooser), request_(request), body_(prepared.body), plan_(plan), deps_(deps),
-        packet_(packet), routes_(plan.session_routes),
+      : cfg_(cfg),
+        chooser_(chooser),
+        request_(request),
+        body_(prepared.body),
+        plan_(plan),
+        deps_(deps),
+        packet_(packet),
+        routes_(plan.session_routes),
         replayable_(failure::replayable(plan.method, body_.kind != forward::BodyPlan::Kind::None)) {
     options_.packet_size = cfg.packet_size;
     options_.reply_timeout_ms = cfg.reply_timeout_ms;
@@ -125,8 +124,8 @@ class Forwarding {
     }
     const forward::IoStatus s = deps_.client.prefetch_body(first);
     if (s == forward::IoStatus::Ok) return std::nullopt;
-    note(deps_.log, Level::Info, "balancer ", cfg_.name, ": refusing client request: request body: ",
-         forward::to_string(s));
+    note(deps_.log, Level::Info, "balancer ", cfg_.name,
+         ": refusing client request: request body: ", forward::to_string(s));
     return s == forward::IoStatus::TooLarge ? kPayloadTooLarge : kBadRequest;
   }
 
@@ -181,8 +180,8 @@ class Forwarding {
           reused && result.outcome == Outcome::BackendClosed && failure::may_retry(result, plan_.method);
       if (!stale_pooled) break;
       deps_.client.forget_response();
-      note(deps_.log, Level::Debug, "member ", deps_.env.member_label(member),
-           ": pooled connection failed (", result.detail, "), retrying on a new one");
+      note(deps_.log, Level::Debug, "member ", deps_.env.member_label(member), ": pooled connection failed (",
+           result.detail, "), retrying on a new one");
     }
     return result;
   }
@@ -233,8 +232,8 @@ class Forwarding {
     }
     if (result.reuse_connection) deps_.backends.keep(member, std::move(connection));
     deps_.client.finish();
-    note(deps_.log, Level::Trace1, "member ", cfg_.members[static_cast<std::size_t>(member)].name, ": ",
-         result.status, ", ", reused ? "pooled" : "new", " connection");
+    note(deps_.log, Level::Trace1, "member ", cfg_.members[static_cast<std::size_t>(member)].name, ": ", result.status,
+         ", ", reused ? "pooled" : "new", " connection");
   }
 
   // After a failed attempt: nullopt to try another member, else the answer.
@@ -242,14 +241,15 @@ class Forwarding {
     if (!result.response_started) deps_.client.forget_response();  // retry or error page
     if (result.outcome == Outcome::NewSessionRefused) {
       note(deps_.log, Level::Info, "member ", cfg_.members[static_cast<std::size_t>(member)].name, " of balancer ",
-           cfg_.name, " is disabled and opened a new session for this request (its session id was not live "
+           cfg_.name,
+           " is disabled and opened a new session for this request (its session id was not live "
            "there): sending it to an active member as a new session");
       routes_ = {};
       moved_off_disabled_ = true;
       return std::nullopt;
     }
     deps_.env.transition(member, chooser_.record_error(member, failure::error_class(result.outcome)));
-    const Level level = failure::blames_member(result.outcome)          ? Level::Error
+    const Level level = failure::blames_member(result.outcome)       ? Level::Error
                         : result.outcome == Outcome::InvalidResponse ? Level::Warning
                                                                      : Level::Info;
     note(deps_.log, level, "member ", deps_.env.member_label(member), " of balancer ", cfg_.name, ": ",

@@ -14,8 +14,7 @@ namespace {
 
 // Tomcat's jvmRoute alphabet; anything else cannot name a member, so it is not a route.
 constexpr bool is_route_char(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
-         c == '-';
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
 }
 
 using text::trim;
@@ -27,8 +26,7 @@ void add_route(std::vector<std::string_view>& routes, std::string_view session_i
 
 // Every `;PARAM=VALUE` in the path, in order. The query is not part of the path, and the
 // value ends where the next path parameter or segment starts.
-void add_path_param_routes(std::vector<std::string_view>& routes, std::string_view raw_path,
-                           std::string_view param) {
+void add_path_param_routes(std::vector<std::string_view>& routes, std::string_view raw_path, std::string_view param) {
   if (param.empty()) return;
   const std::string_view path = raw_path.substr(0, raw_path.find('?'));
   std::size_t pos = 0;
@@ -48,8 +46,7 @@ void add_path_param_routes(std::vector<std::string_view>& routes, std::string_vi
 
 // Every NAME cookie, in order. httpd merges repeated Cookie headers with ", ", so ',' separates
 // cookies as well as ';' (RFC 6265 cookie values contain neither, quoted or not).
-void add_cookie_routes(std::vector<std::string_view>& routes, std::string_view header,
-                       std::string_view name) {
+void add_cookie_routes(std::vector<std::string_view>& routes, std::string_view header, std::string_view name) {
   if (name.empty()) return;
   std::size_t pos = 0;
   while (pos < header.size()) {

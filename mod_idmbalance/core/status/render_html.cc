@@ -9,7 +9,6 @@
 namespace idmb::status {
 namespace {
 
-
 constexpr std::string_view kStyle = R"css(
 body { font: 14px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 1.5em; color: #1d2125; background: #fafbfc; }
 h1 { font-size: 1.4em; margin: 0 0 .2em; }
@@ -125,9 +124,7 @@ void errors_cell(std::string& out, const MemberStatus& m) {
   for (std::size_t i = 0; i < m.errors.size(); ++i) {
     if (m.errors[i] == 0) continue;
     if (!detail.empty()) detail.append(", ");
-    detail.append(error_class_name(static_cast<table::ErrorClass>(i)))
-        .append(" ")
-        .append(std::to_string(m.errors[i]));
+    detail.append(error_class_name(static_cast<table::ErrorClass>(i))).append(" ").append(std::to_string(m.errors[i]));
   }
   if (!detail.empty()) out.append(" <span class=\"muted\">(").append(detail).append(")</span>");
   out.append("</td>");
@@ -144,11 +141,10 @@ void member_actions(std::string& out, const Snapshot& snap, const BalancerStatus
     const std::string_view action = to_string(a);
     // The current activation's own button, and "recover" for a member not in error, do
     // nothing: shown disabled so the row reads as a state display too.
-    const bool current = (action == "activate" && m.activation == "active") ||
-                         (action == "disable" && m.activation == "disabled") ||
-                         (action == "stop" && m.activation == "stopped") ||
-                         (action == "standby" && m.activation == "standby") ||
-                         (action == "recover" && m.state != "error");
+    const bool current =
+        (action == "activate" && m.activation == "active") || (action == "disable" && m.activation == "disabled") ||
+        (action == "stop" && m.activation == "stopped") || (action == "standby" && m.activation == "standby") ||
+        (action == "recover" && m.state != "error");
     out.append("<button type=\"submit\" name=\"action\" value=\"").append(action).append("\"");
     out.append(current ? " disabled" : "").append(">").append(action).append("</button>");
     if (action == "standby") out.append("<br>");  // activation on one line, the rest on the next
@@ -180,8 +176,9 @@ void member_row(std::string& out, const Snapshot& snap, const BalancerStatus& b,
   esc(out, m.name);
   out.append("</strong>");
   if (m.drained) {
-    out.append(" <span class=\"badge drained\" title=\"disabled, nothing in flight, no recent request of a live session\">"
-               "drained</span>");
+    out.append(
+        " <span class=\"badge drained\" title=\"disabled, nothing in flight, no recent request of a live session\">"
+        "drained</span>");
   }
   out.append("</td><td class=\"addr\"><code>");
   esc(out, m.address);
@@ -266,7 +263,8 @@ void balancer_section(std::string& out, const Snapshot& snap, const BalancerStat
   settings(out, b);
   if (opt.manager) balancer_form(out, snap, b, opt);
   out.append(
-      "<div class=\"scroll\">\n<table class=\"members\">\n<thead><tr><th>Member</th><th>Address</th><th>Route</th><th>Activation</th>"
+      "<div class=\"scroll\">\n<table "
+      "class=\"members\">\n<thead><tr><th>Member</th><th>Address</th><th>Route</th><th>Activation</th>"
       "<th>State</th><th>Factor</th><th>Busy</th><th>Requests</th><th>Errors</th><th>Bytes in</th>"
       "<th>Bytes out</th><th>Sticky hits</th><th>Last error</th><th>Health check</th>");
   if (opt.manager) out.append("<th>Actions</th>");

@@ -43,8 +43,8 @@ void sample(std::string& out, std::string_view name, const BalancerStatus& b, co
 using MemberValue = std::function<std::string(const MemberStatus&)>;
 
 // One family with one sample per member.
-void family(std::string& out, const Snapshot& snap, std::string_view name, std::string_view type,
-            std::string_view help, const MemberValue& value) {
+void family(std::string& out, const Snapshot& snap, std::string_view name, std::string_view type, std::string_view help,
+            const MemberValue& value) {
   header(out, name, type, help);
   for (const BalancerStatus& b : snap.balancers) {
     for (const MemberStatus& m : b.members) sample(out, name, b, m, value(m));

@@ -17,12 +17,10 @@ std::string_view activation_name(std::uint32_t raw) {
 
 std::string_view health_name(std::uint32_t raw) { return health::to_string(static_cast<table::Health>(raw)); }
 
-std::string address_of(const config::MemberConfig& m) {
-  return m.host + ":" + std::to_string(m.port);
-}
+std::string address_of(const config::MemberConfig& m) { return m.host + ":" + std::to_string(m.port); }
 
-MemberStatus member_status(const config::MemberConfig& cfg, const table::MemberSlot* slot,
-                           std::int64_t now_ms, std::uint64_t drain_quiet_ms) {
+MemberStatus member_status(const config::MemberConfig& cfg, const table::MemberSlot* slot, std::int64_t now_ms,
+                           std::uint64_t drain_quiet_ms) {
   MemberStatus m;
   m.name = cfg.name;
   m.route = cfg.route;
@@ -81,8 +79,8 @@ std::string_view error_class_name(table::ErrorClass c) {
   return "unknown";
 }
 
-bool is_drained(std::string_view activation, std::int64_t busy, std::int64_t last_sticky_ms,
-                std::int64_t now_ms, std::uint64_t drain_quiet_ms) {
+bool is_drained(std::string_view activation, std::int64_t busy, std::int64_t last_sticky_ms, std::int64_t now_ms,
+                std::uint64_t drain_quiet_ms) {
   if (activation != "disabled" || busy > 0) return false;
   if (last_sticky_ms <= 0) return true;  // no live session ever answered
   // A sticky time ahead of `now` (another child's clock) means "just now", not drained.
@@ -90,8 +88,8 @@ bool is_drained(std::string_view activation, std::int64_t busy, std::int64_t las
   return static_cast<std::uint64_t>(now_ms - last_sticky_ms) >= drain_quiet_ms;
 }
 
-Snapshot take_snapshot(const std::vector<BalancerSource>& sources, std::int64_t now_ms,
-                       std::uint64_t drain_quiet_ms, const SnapshotInfo& info) {
+Snapshot take_snapshot(const std::vector<BalancerSource>& sources, std::int64_t now_ms, std::uint64_t drain_quiet_ms,
+                       const SnapshotInfo& info) {
   Snapshot snap;
   snap.generated_ms = now_ms;
   snap.version = info.version;

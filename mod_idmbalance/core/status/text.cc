@@ -112,9 +112,7 @@ void append_prometheus_label_value(std::string& out, std::string_view text) {
   });
 }
 
-std::string human_duration(std::int64_t ms) {
-  return text::human_duration(ms, text::DurationStyle::Fixed);
-}
+std::string human_duration(std::int64_t ms) { return text::human_duration(ms, text::DurationStyle::Fixed); }
 
 std::string human_bytes(std::uint64_t bytes) {
   static constexpr const char* kUnits[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};

@@ -18,9 +18,7 @@ constexpr std::size_t kAlignment = 64;
 static_assert(sizeof(SettingsHeader) % kAlignment == 0);
 static_assert(sizeof(BalancerSlot) % kAlignment == 0);
 
-std::string_view name_of(const BalancerSlot& slot) {
-  return {slot.name, ::strnlen(slot.name, kNameSize)};
-}
+std::string_view name_of(const BalancerSlot& slot) { return {slot.name, ::strnlen(slot.name, kNameSize)}; }
 
 bool is_aligned(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % kAlignment == 0; }
 
@@ -129,7 +127,8 @@ void BalancerSettings::carry_over_from(const BalancerSettings& previous) {
 
 config::Method method_of(const BalancerSlot& slot) {
   std::uint32_t m = slot.method.load(kRelaxed);
-  return m <= static_cast<std::uint32_t>(config::Method::P2C) ? static_cast<config::Method>(m) : config::Method::Requests;
+  return m <= static_cast<std::uint32_t>(config::Method::P2C) ? static_cast<config::Method>(m)
+                                                              : config::Method::Requests;
 }
 
 }  // namespace idmb::table

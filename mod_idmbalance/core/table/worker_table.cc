@@ -42,9 +42,7 @@ std::uint64_t fnv1a(std::uint64_t hash, std::string_view bytes) {
 bool is_aligned(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % kAlignment == 0; }
 
 // Stored names are NUL-terminated within kNameSize (add() rejects longer ones).
-std::string_view stored(const char (&field)[kNameSize]) {
-  return std::string_view(field, ::strnlen(field, kNameSize));
-}
+std::string_view stored(const char (&field)[kNameSize]) { return std::string_view(field, ::strnlen(field, kNameSize)); }
 
 bool names_match(const MemberSlot& slot, std::string_view balancer, std::string_view member) {
   return stored(slot.balancer) == balancer && stored(slot.member) == member;
@@ -57,8 +55,8 @@ using text::quoted;
 Status check_name(std::string_view what, std::string_view value, bool allow_empty) {
   if (value.empty() && !allow_empty) return fail("worker table: empty " + std::string(what));
   if (value.size() >= kNameSize) {
-    return fail("worker table: " + std::string(what) + " " + quoted(value) + " is " +
-                std::to_string(value.size()) + " bytes; the limit is " + std::to_string(kNameSize - 1));
+    return fail("worker table: " + std::string(what) + " " + quoted(value) + " is " + std::to_string(value.size()) +
+                " bytes; the limit is " + std::to_string(kNameSize - 1));
   }
   if (value.find('\0') != std::string_view::npos) {
     return fail("worker table: " + std::string(what) + " contains a NUL byte");
@@ -108,9 +106,7 @@ constexpr std::uint64_t lease_word(std::uint32_t pid, std::uint32_t end_s) {
   return (std::uint64_t{pid} << 32) | end_s;
 }
 constexpr std::uint32_t lease_pid(std::uint64_t word) { return static_cast<std::uint32_t>(word >> 32); }
-constexpr std::int64_t lease_end_ms(std::uint64_t word) {
-  return static_cast<std::int64_t>(word & 0xffffffffu) * 1000;
-}
+constexpr std::int64_t lease_end_ms(std::uint64_t word) { return static_cast<std::int64_t>(word & 0xffffffffu) * 1000; }
 std::uint32_t lease_end_seconds(std::int64_t now_ms, std::int64_t lease_ms) {
   if (now_ms <= 0) now_ms = 0;
   constexpr std::int64_t kMaxMs = std::int64_t{std::numeric_limits<std::uint32_t>::max()} * 1000;
@@ -147,8 +143,8 @@ Expected<WorkerTable> WorkerTable::create(std::span<std::byte> memory, std::size
   }
   const std::size_t needed = bytes_needed(capacity);
   if (memory.size() < needed) {
-    return fail("worker table: " + std::to_string(memory.size()) + " bytes of memory, " +
-                std::to_string(capacity) + " members need " + std::to_string(needed));
+    return fail("worker table: " + std::to_string(memory.size()) + " bytes of memory, " + std::to_string(capacity) +
+                " members need " + std::to_string(needed));
   }
   if (!is_aligned(memory.data())) return fail("worker table: memory is not 64-byte aligned");
 
@@ -210,14 +206,13 @@ Expected<WorkerTable> WorkerTable::attach(std::span<std::byte> memory) {
                 std::to_string(header->capacity));
   }
   auto* slots = std::launder(reinterpret_cast<MemberSlot*>(memory.data() + sizeof(TableHeader)));
-  auto* events = std::launder(reinterpret_cast<EventEntry*>(memory.data() + sizeof(TableHeader) +
-                                                            header->capacity * sizeof(MemberSlot)));
+  auto* events = std::launder(
+      reinterpret_cast<EventEntry*>(memory.data() + sizeof(TableHeader) + header->capacity * sizeof(MemberSlot)));
   return WorkerTable(header, slots, events);
 }
 
-Expected<MemberSlot*> WorkerTable::add(std::string_view balancer, std::string_view member,
-                                       std::string_view route, std::uint32_t activation,
-                                       std::uint32_t factor) {
+Expected<MemberSlot*> WorkerTable::add(std::string_view balancer, std::string_view member, std::string_view route,
+                                       std::uint32_t activation, std::uint32_t factor) {
   if (auto s = check_name("balancer name", balancer, false); !s) return fail(s.error());
   if (auto s = check_name("member name", member, false); !s) return fail(s.error());
   if (auto s = check_name("route", route, true); !s) return fail(s.error());
@@ -233,12 +228,12 @@ Expected<MemberSlot*> WorkerTable::add(std::string_view balancer, std::string_vi
     }
     // 64-bit FNV collision: find() would tell them apart, but the identity must be unique.
     return fail("worker table: member " + quoted(member) + " of balancer " + quoted(balancer) +
-                " has the same identity as " + quoted(stored(other.member)) + " of " +
-                quoted(stored(other.balancer)) + "; rename one of them");
+                " has the same identity as " + quoted(stored(other.member)) + " of " + quoted(stored(other.balancer)) +
+                "; rename one of them");
   }
   if (count >= capacity()) {
-    return fail("worker table: full (" + std::to_string(capacity()) + " members); cannot add " +
-                quoted(member) + " of balancer " + quoted(balancer));
+    return fail("worker table: full (" + std::to_string(capacity()) + " members); cannot add " + quoted(member) +
+                " of balancer " + quoted(balancer));
   }
 
   MemberSlot& slot = slots_[count];
@@ -410,8 +405,7 @@ bool WorkerTable::try_take_prober_lease(std::uint32_t pid, std::int64_t now_ms, 
 void WorkerTable::release_prober_lease(std::uint32_t pid) {
   std::uint64_t seen = header_->prober_lease.load(std::memory_order_acquire);
   while (pid != 0 && lease_pid(seen) == pid) {
-    if (header_->prober_lease.compare_exchange_weak(seen, 0, std::memory_order_acq_rel,
-                                                    std::memory_order_acquire)) {
+    if (header_->prober_lease.compare_exchange_weak(seen, 0, std::memory_order_acq_rel, std::memory_order_acquire)) {
       return;
     }
   }

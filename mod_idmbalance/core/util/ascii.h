@@ -36,8 +36,7 @@ constexpr bool istarts_with(std::string_view text, std::string_view prefix) {
 
 // Unsigned decimal: one or more digits, nothing else (no sign, no spaces), at most `max`.
 // Leading zeros are allowed.
-constexpr std::optional<std::uint64_t> parse_decimal(std::string_view text,
-                                                     std::uint64_t max = UINT64_MAX) {
+constexpr std::optional<std::uint64_t> parse_decimal(std::string_view text, std::uint64_t max = UINT64_MAX) {
   if (text.empty()) return std::nullopt;
   std::uint64_t value = 0;
   for (char c : text) {

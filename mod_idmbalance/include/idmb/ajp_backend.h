@@ -21,9 +21,7 @@ inline constexpr std::size_t kGetBodyChunkSize = 7;       // 'AB' 00 03 06 len(2
 inline constexpr std::size_t kCpongSize = 5;              // 'AB' 00 01 09
 
 // Largest response-body slice one packet can carry (8184 for 8192).
-constexpr std::size_t max_response_body_chunk(std::size_t packet_size) {
-  return packet_size - kSendBodyChunkOverhead;
-}
+constexpr std::size_t max_response_body_chunk(std::size_t packet_size) { return packet_size - kSendBodyChunkOverhead; }
 
 // The HTTP method for an AJP method code (1..27), or empty for an unknown code. 0xFF
 // (kStoredMethod) is not a method: its name travels in attribute 0x0D.
@@ -34,8 +32,7 @@ std::string_view request_header_name(std::uint16_t code);
 
 // Validates a server->container packet header (0x1234 magic) and returns the payload length,
 // 0..packet_size-4 (0 is the empty body packet some front ends send).
-Expected<std::uint16_t> decode_request_packet_header(std::span<const std::uint8_t> header,
-                                                     std::size_t packet_size);
+Expected<std::uint16_t> decode_request_packet_header(std::span<const std::uint8_t> header, std::size_t packet_size);
 
 // What a server->container payload is, by its first byte. A body packet carries no type: only
 // the exchange state (a FORWARD_REQUEST with a body, a GET_BODY_CHUNK sent) tells it apart.

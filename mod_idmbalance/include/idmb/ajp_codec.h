@@ -14,16 +14,14 @@
 
 namespace idmb::ajp {
 
-inline constexpr std::size_t kHeaderSize = 4;          // magic(2) + length(2)
-inline constexpr std::size_t kMinPacketSize = 8192;    // Tomcat's default packetSize
-inline constexpr std::size_t kMaxPacketSize = 65536;   // length field is 16 bits
-inline constexpr std::size_t kBodyChunkOverhead = 6;   // 0x1234 + len(2) + chunk len(2)
-inline constexpr std::uint8_t kStoredMethod = 0xFF;    // real name goes in attribute 0x0D
+inline constexpr std::size_t kHeaderSize = 4;         // magic(2) + length(2)
+inline constexpr std::size_t kMinPacketSize = 8192;   // Tomcat's default packetSize
+inline constexpr std::size_t kMaxPacketSize = 65536;  // length field is 16 bits
+inline constexpr std::size_t kBodyChunkOverhead = 6;  // 0x1234 + len(2) + chunk len(2)
+inline constexpr std::uint8_t kStoredMethod = 0xFF;   // real name goes in attribute 0x0D
 
 // Largest request-body slice one packet can carry (8186 for 8192).
-constexpr std::size_t max_request_body_chunk(std::size_t packet_size) {
-  return packet_size - kBodyChunkOverhead;
-}
+constexpr std::size_t max_request_body_chunk(std::size_t packet_size) { return packet_size - kBodyChunkOverhead; }
 
 // AJP method code for an HTTP method (case-sensitive, as HTTP methods are), or kStoredMethod.
 std::uint8_t method_code(std::string_view method);
@@ -41,9 +39,9 @@ struct Header {
 
 // Everything FORWARD_REQUEST carries. Optional attributes are sent only when set.
 struct ForwardRequest {
-  std::string_view method;                      // "GET", "PATCH", ...
-  std::string_view protocol;                    // "HTTP/1.1"
-  std::string_view uri;                         // %-encoded path, no query
+  std::string_view method;    // "GET", "PATCH", ...
+  std::string_view protocol;  // "HTTP/1.1"
+  std::string_view uri;       // %-encoded path, no query
   std::string_view remote_addr;
   std::optional<std::string_view> remote_host;  // null on the wire when unset
   std::string_view server_name;

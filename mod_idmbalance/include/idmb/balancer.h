@@ -33,20 +33,20 @@ class Clock {
 };
 
 struct Choice {
-  int member = -1;                   // index into the balancer's members; -1: none usable
-  bool sticky = false;               // chosen by its session route
-  bool route_changed = false;        // the session's route named a member that could not take it
-  bool refused_by_force = false;     // sticky force: 503 instead of moving the session
-  bool full = false;                 // member -1 because every candidate is at its `max=` limit
-  std::string_view session_route;    // the route found in the request, if any
+  int member = -1;                 // index into the balancer's members; -1: none usable
+  bool sticky = false;             // chosen by its session route
+  bool route_changed = false;      // the session's route named a member that could not take it
+  bool refused_by_force = false;   // sticky force: 503 instead of moving the session
+  bool full = false;               // member -1 because every candidate is at its `max=` limit
+  std::string_view session_route;  // the route found in the request, if any
 };
 
 class Balancer {
  public:
   // `slots[i]` is the table record of `config.members[i]`. `policy` gives the slow-start ramp
   // and the panic threshold (the rest of it is the prober's).
-  Balancer(const config::BalancerConfig& config, std::vector<table::MemberSlot*> slots, Random& random,
-           Clock& clock, const health::Policy& policy = {});
+  Balancer(const config::BalancerConfig& config, std::vector<table::MemberSlot*> slots, Random& random, Clock& clock,
+           const health::Policy& policy = {});
 
   // Reads the method and sticky force from the shared balancer record (changed by the
   // manager at run time) instead of the config. Call before the first choose().

@@ -20,8 +20,7 @@ enum class Method { Requests, Traffic, Busyness, P2C };
 // Every value, in declaration order (to_string of each is its config and manager spelling).
 inline constexpr std::array<Activation, 4> kActivations = {Activation::Active, Activation::Disabled,
                                                            Activation::Stopped, Activation::Standby};
-inline constexpr std::array<Method, 4> kMethods = {Method::Requests, Method::Traffic, Method::Busyness,
-                                                   Method::P2C};
+inline constexpr std::array<Method, 4> kMethods = {Method::Requests, Method::Traffic, Method::Busyness, Method::P2C};
 
 std::string_view to_string(Activation a);
 std::string_view to_string(Method m);
@@ -36,10 +35,10 @@ inline constexpr std::uint32_t kMaxPoolSize = 4096;
 
 struct MemberConfig {
   std::string name;
-  std::string host;            // from ajp://HOST:PORT; IPv6 as [::1]
+  std::string host;  // from ajp://HOST:PORT; IPv6 as [::1]
   std::uint16_t port = 0;
-  std::string route;           // defaults to name (Tomcat's jvmRoute)
-  std::uint32_t factor = 1;    // 1..kMaxFactor
+  std::string route;         // defaults to name (Tomcat's jvmRoute)
+  std::uint32_t factor = 1;  // 1..kMaxFactor
   Activation activation = Activation::Active;
   std::string domain;
   std::string redirect;
@@ -59,19 +58,19 @@ struct BalancerConfig {
   std::vector<MemberConfig> members;
   StickyConfig sticky;
   Method method = Method::Requests;
-  std::string secret;                       // IdmSecret: default for members without secret=
-  std::uint32_t connect_timeout_ms = 5000;  // IdmConnectTimeout
-  std::uint32_t ping_timeout_ms = 2000;     // IdmPingTimeout: CPING before reusing an idle connection
-  std::uint32_t reply_timeout_ms = 60000;   // IdmReplyTimeout: gap between backend packets
-  std::uint32_t ping_after_idle_ms = 10000; // IdmPingAfterIdle: idle time after which reuse needs a CPING
+  std::string secret;                          // IdmSecret: default for members without secret=
+  std::uint32_t connect_timeout_ms = 5000;     // IdmConnectTimeout
+  std::uint32_t ping_timeout_ms = 2000;        // IdmPingTimeout: CPING before reusing an idle connection
+  std::uint32_t reply_timeout_ms = 60000;      // IdmReplyTimeout: gap between backend packets
+  std::uint32_t ping_after_idle_ms = 10000;    // IdmPingAfterIdle: idle time after which reuse needs a CPING
   std::uint32_t pool_idle_timeout_ms = 60000;  // IdmPoolIdleTimeout: idle connections are closed after this
-  std::uint32_t pool_max = 0;               // IdmPoolSize: 0 = ThreadsPerChild, else 1..kMaxPoolSize
+  std::uint32_t pool_max = 0;                  // IdmPoolSize: 0 = ThreadsPerChild, else 1..kMaxPoolSize
   std::uint32_t packet_size = kMinPacketSize;  // IdmPacketSize: must match Tomcat's packetSize
-  std::uint32_t queue_timeout_ms = 1000;    // IdmQueueTimeout: wait for a member below its max=
+  std::uint32_t queue_timeout_ms = 1000;       // IdmQueueTimeout: wait for a member below its max=
   // IdmRequestBodyBuffer: request body bytes read from the client before a member is chosen,
   // so a slow upload of up to this size holds no Tomcat thread. 0: the first packet only.
   std::uint32_t request_body_buffer = 0;
-  health::Policy health;                    // IdmHealthCheck, IdmSlowStart, IdmPanicThreshold
+  health::Policy health;  // IdmHealthCheck, IdmSlowStart, IdmPanicThreshold
 };
 
 // Balancer and member names: 1..63 bytes of [A-Za-z0-9_.-].

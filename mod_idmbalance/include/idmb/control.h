@@ -52,9 +52,9 @@ inline constexpr std::array<Action, 6> kActions = {Action::Activate, Action::Dis
 std::string_view to_string(Action a);
 
 struct Command {
-  std::string nonce;     // as given (may be empty): checked by the caller
+  std::string nonce;  // as given (may be empty): checked by the caller
   std::string balancer;
-  std::string member;    // empty: a balancer-level command
+  std::string member;  // empty: a balancer-level command
   std::optional<Action> action;
   std::optional<std::uint32_t> factor;
   std::optional<config::Method> method;
@@ -74,9 +74,9 @@ bool same_origin(std::string_view origin_or_referer, std::string_view host_heade
 
 // The names this (virtual) server answers to, for host_names_server.
 struct ServerNames {
-  std::string_view server_name;            // ServerName
-  std::vector<std::string_view> aliases;   // ServerAlias, wildcards ('*', '?') allowed
-  std::string_view local_address;          // the address the connection came in on
+  std::string_view server_name;           // ServerName
+  std::vector<std::string_view> aliases;  // ServerAlias, wildcards ('*', '?') allowed
+  std::string_view local_address;         // the address the connection came in on
 };
 
 // DNS-rebinding check for the manager: a page on an attacker's name that resolves to this

@@ -41,7 +41,7 @@ struct Directive {
   std::string_view name;  // "IdmMember"; the section opener is "<IdmBalancer"
   Where where;
   Arity arity;
-  std::string_view help;  // the usage, then what it does: httpd shows it in errors and -L
+  std::string_view help;                      // the usage, then what it does: httpd shows it in errors and -L
   BalancerApply apply_to_balancer = nullptr;  // set for Where::Balancer
   ServerApply apply_to_server = nullptr;      // set for Where::Server and Where::MainServer
   // Where::Section has neither: ServerConfig::open_section and close_section handle it.

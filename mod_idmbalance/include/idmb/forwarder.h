@@ -51,20 +51,20 @@ struct BodyPlan {
 // How an exchange ended. The class decides the client's status code and whether the member is
 // to blame (issue: failure classification).
 enum class Outcome {
-  Ok,               // response complete
-  ClientBodyError,  // client body malformed or shorter than announced: 400, member not blamed
-  ClientAborted,    // client went away mid-response: member not blamed
-  ConnectFailed,    // (shim only) connection refused or timed out: 503
-  CpingFailed,      // (shim only) no CPONG on a connection about to be used: 503
-  LocalFailure,     // (shim only) this process could not even try (no fd, no local port): 503,
-                    // member not blamed
-  BackendClosed,    // backend closed or reset: 503 if nothing was sent, else 502
-  BackendTimeout,   // no packet within the reply timeout: 504
-  ProtocolError,    // backend sent something that is not valid AJP: 502 (the member is broken)
-  InvalidResponse,  // valid AJP carrying a response we refuse (status out of range, CR/LF in a
-                    // header, a body that contradicts its Content-Length): 502, and since the
-                    // application made it for this request, the member is not blamed
-  RequestTooLarge,  // request head does not fit one packet: 400 (as httpd answers oversized heads)
+  Ok,                  // response complete
+  ClientBodyError,     // client body malformed or shorter than announced: 400, member not blamed
+  ClientAborted,       // client went away mid-response: member not blamed
+  ConnectFailed,       // (shim only) connection refused or timed out: 503
+  CpingFailed,         // (shim only) no CPONG on a connection about to be used: 503
+  LocalFailure,        // (shim only) this process could not even try (no fd, no local port): 503,
+                       // member not blamed
+  BackendClosed,       // backend closed or reset: 503 if nothing was sent, else 502
+  BackendTimeout,      // no packet within the reply timeout: 504
+  ProtocolError,       // backend sent something that is not valid AJP: 502 (the member is broken)
+  InvalidResponse,     // valid AJP carrying a response we refuse (status out of range, CR/LF in a
+                       // header, a body that contradicts its Content-Length): 502, and since the
+                       // application made it for this request, the member is not blamed
+  RequestTooLarge,     // request head does not fit one packet: 400 (as httpd answers oversized heads)
   ClientBodyTooLarge,  // the client's body passed LimitRequestBody mid-stream: 413, member not
                        // blamed, the backend connection closed so Tomcat sees the body end short
   NewSessionRefused,   // the response opened a session and the exchange was told to refuse that
@@ -75,15 +75,15 @@ std::string_view to_string(Outcome o);
 
 struct Result {
   Outcome outcome = Outcome::Ok;
-  bool reuse_connection = false;  // only if END_RESPONSE said reuse and nothing went wrong
-  bool request_sent = false;      // some byte of FORWARD_REQUEST reached the backend
-  bool response_started = false;  // bytes were passed towards the client (headers alone are not)
-  bool body_consumed = false;     // some client body byte was read (a retry could not replay it)
-  bool opened_session = false;    // the response set the session cookie (ExchangeOptions)
-  int status = 0;                 // backend status, once known
+  bool reuse_connection = false;         // only if END_RESPONSE said reuse and nothing went wrong
+  bool request_sent = false;             // some byte of FORWARD_REQUEST reached the backend
+  bool response_started = false;         // bytes were passed towards the client (headers alone are not)
+  bool body_consumed = false;            // some client body byte was read (a retry could not replay it)
+  bool opened_session = false;           // the response set the session cookie (ExchangeOptions)
+  int status = 0;                        // backend status, once known
   std::uint64_t bytes_to_backend = 0;    // body bytes sent
   std::uint64_t bytes_from_backend = 0;  // body bytes received
-  std::string detail;             // cause, for the log line
+  std::string detail;                    // cause, for the log line
 };
 
 struct ExchangeOptions {

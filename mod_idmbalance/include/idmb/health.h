@@ -22,10 +22,10 @@
 namespace idmb::health {
 
 struct Policy {
-  std::uint32_t fall = 2;                     // consecutive backend faults (or failed probes) -> Error
-  std::uint32_t rise = 2;                     // consecutive good probes: Error -> Recovering
-  std::uint32_t probe_interval_ms = 5000;     // between probes of a member in Error or Recovering
-  bool probe_healthy = true;                  // probe Ok members too (at healthy_probe_interval_ms)
+  std::uint32_t fall = 2;                  // consecutive backend faults (or failed probes) -> Error
+  std::uint32_t rise = 2;                  // consecutive good probes: Error -> Recovering
+  std::uint32_t probe_interval_ms = 5000;  // between probes of a member in Error or Recovering
+  bool probe_healthy = true;               // probe Ok members too (at healthy_probe_interval_ms)
   std::uint32_t healthy_probe_interval_ms = 10000;
   std::uint32_t slow_start_ms = 30000;        // ramp after recovery or re-activation; 0 = off
   std::uint32_t slow_start_min_percent = 10;  // the ramp's starting share, 1..100
@@ -41,8 +41,8 @@ struct Transition {
   bool changed = false;
   table::Health from = table::Health::Ok;
   table::Health to = table::Health::Ok;
-  std::string cause;                 // why, for the log and the event ring (empty if unchanged)
-  std::int64_t previous_ms = -1;     // time spent in `from`; -1 if unknown
+  std::string cause;              // why, for the log and the event ring (empty if unchanged)
+  std::int64_t previous_ms = -1;  // time spent in `from`; -1 if unknown
 };
 
 // A request on this member succeeded: the consecutive-failure count starts again. Never

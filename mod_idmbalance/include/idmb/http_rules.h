@@ -44,8 +44,6 @@ bool drop_from_response(std::string_view name);
 constexpr bool is_final_status(int status) { return status >= 200; }
 
 // True if the status code has no body (1xx, 204, 304).
-constexpr bool status_has_no_body(int status) {
-  return status < 200 || status == 204 || status == 304;
-}
+constexpr bool status_has_no_body(int status) { return status < 200 || status == 204 || status == 304; }
 
 }  // namespace idmb::http

@@ -100,8 +100,8 @@ class Env {
   virtual std::int64_t monotonic_ms() = 0;  // for waits
   virtual std::int64_t wall_ms() = 0;       // for the shared table's time stamps
   virtual void sleep_ms(std::uint32_t ms) = 0;
-  virtual std::string_view member_label(int member) = 0;  // "node1 (127.0.0.1:8009)"
-  virtual std::string_view secret_of(int member) = 0;     // "" for none
+  virtual std::string_view member_label(int member) = 0;              // "node1 (127.0.0.1:8009)"
+  virtual std::string_view secret_of(int member) = 0;                 // "" for none
   virtual void chose(int member, const balance::Choice& choice) = 0;  // for mod_log_config & co.
   virtual void transition(int member, const health::Transition& transition) = 0;
   virtual void secret_refused(int member) = 0;  // first sign of a refused AJP secret

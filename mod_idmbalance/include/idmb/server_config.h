@@ -77,8 +77,7 @@ class ServerConfig {
 Status check_servers(const std::vector<const ServerConfig*>& scopes);
 
 // The patterns that mount `balancer` in any scope, first occurrence first (the status page).
-std::vector<std::string> mount_patterns(const std::vector<const ServerConfig*>& scopes,
-                                        std::string_view balancer);
+std::vector<std::string> mount_patterns(const std::vector<const ServerConfig*>& scopes, std::string_view balancer);
 
 // advisories() of every balancer of every scope.
 std::vector<std::string> advisories(const std::vector<const ServerConfig*>& scopes);

@@ -47,10 +47,10 @@ std::string render_json(const Snapshot& snapshot);
 std::string render_prometheus(const Snapshot& snapshot);
 
 struct HtmlOptions {
-  bool manager = false;        // adds the forms (and the snapshot's nonce in them)
-  std::string action_url;      // where the forms POST: the manager's own URL
-  int refresh_seconds = 0;     // > 0: <meta http-equiv="refresh">
-  std::string json_url;        // links to the other views; omitted when empty
+  bool manager = false;     // adds the forms (and the snapshot's nonce in them)
+  std::string action_url;   // where the forms POST: the manager's own URL
+  int refresh_seconds = 0;  // > 0: <meta http-equiv="refresh">
+  std::string json_url;     // links to the other views; omitted when empty
   std::string prometheus_url;
 };
 

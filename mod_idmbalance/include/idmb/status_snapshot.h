@@ -22,26 +22,26 @@ std::string_view error_class_name(table::ErrorClass c);
 struct MemberStatus {
   std::string name;
   std::string route;
-  std::string address;      // "host:port" (an IPv6 host keeps its brackets)
+  std::string address;  // "host:port" (an IPv6 host keeps its brackets)
   std::string domain;
   std::string redirect;
-  std::string activation;   // active | disabled | stopped | standby (runtime, from the table)
-  std::string state;        // ok | error | recovering
+  std::string activation;           // active | disabled | stopped | standby (runtime, from the table)
+  std::string state;                // ok | error | recovering
   std::int64_t state_since_ms = 0;  // 0: unknown
   std::uint32_t factor = 1;         // runtime, from the table
   std::int64_t busy = 0;            // requests in flight
   std::uint64_t requests = 0;
   std::array<std::uint64_t, table::kErrorClassCount> errors{};  // indexed by ErrorClass
-  std::uint64_t errors_total = 0;   // every class except Client: client faults are not the member's
-  std::uint64_t bytes_in = 0;       // response bytes received from the member
-  std::uint64_t bytes_out = 0;      // request body bytes sent to it
+  std::uint64_t errors_total = 0;  // every class except Client: client faults are not the member's
+  std::uint64_t bytes_in = 0;      // response bytes received from the member
+  std::uint64_t bytes_out = 0;     // request body bytes sent to it
   std::uint64_t sticky_hits = 0;
-  std::int64_t last_error_ms = 0;   // 0: never
+  std::int64_t last_error_ms = 0;      // 0: never
   std::int64_t secret_refused_ms = 0;  // since when its answers look like a refused AJP secret; 0: not
-  std::string last_error;           // error_class_name of the last error, "" if none
-  std::int64_t last_sticky_ms = 0;  // last answer to a live session there; 0: never
-  std::int64_t last_probe_ms = 0;   // 0: not probed yet
-  bool last_probe_ok = false;       // the result of that probe
+  std::string last_error;              // error_class_name of the last error, "" if none
+  std::int64_t last_sticky_ms = 0;     // last answer to a live session there; 0: never
+  std::int64_t last_probe_ms = 0;      // 0: not probed yet
+  bool last_probe_ok = false;          // the result of that probe
   // Disabled, nothing in flight, and no live session used it for the quiet time: safe to take
   // down.
   bool drained = false;
@@ -74,9 +74,9 @@ struct Event {
 
 struct Snapshot {
   std::int64_t generated_ms = 0;
-  std::string version;       // module version string
+  std::string version;           // module version string
   std::uint64_t generation = 0;  // worker table generation (bumped by each rebuilding restart)
-  std::string nonce;         // manager only; empty on the read-only page
+  std::string nonce;             // manager only; empty on the read-only page
   std::vector<BalancerStatus> balancers;
   std::vector<Event> events;
 };
@@ -103,12 +103,12 @@ struct SnapshotInfo {
 // Copies every member's atomics (each read once, relaxed: a snapshot of counters that move
 // independently is never exactly simultaneous, and nothing here needs it to be). Activation
 // and factor come from the table, since the manager may have changed them.
-Snapshot take_snapshot(const std::vector<BalancerSource>& sources, std::int64_t now_ms,
-                       std::uint64_t drain_quiet_ms, const SnapshotInfo& info = {});
+Snapshot take_snapshot(const std::vector<BalancerSource>& sources, std::int64_t now_ms, std::uint64_t drain_quiet_ms,
+                       const SnapshotInfo& info = {});
 
 // The drain rule on its own: disabled, busy <= 0 and no live session's request answered for
 // `drain_quiet_ms` (Balancer::note_live_session).
-bool is_drained(std::string_view activation, std::int64_t busy, std::int64_t last_sticky_ms,
-                std::int64_t now_ms, std::uint64_t drain_quiet_ms);
+bool is_drained(std::string_view activation, std::int64_t busy, std::int64_t last_sticky_ms, std::int64_t now_ms,
+                std::uint64_t drain_quiet_ms);
 
 }  // namespace idmb::status

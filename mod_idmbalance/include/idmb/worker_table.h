@@ -19,7 +19,7 @@ std::uint64_t member_identity(std::string_view balancer, std::string_view member
 
 // A state-change event read back from the ring.
 struct Event {
-  std::uint64_t number = 0;       // position in the table's event sequence (carried over restarts)
+  std::uint64_t number = 0;  // position in the table's event sequence (carried over restarts)
   std::int64_t time_ms = 0;
   std::uint32_t member = kNoMember;  // slot index, or kNoMember for a server-wide event
   std::string text;

@@ -13,22 +13,22 @@ namespace idmb::table {
 
 inline constexpr std::uint32_t kMagic = 0x424d4449;  // "IDMB" little-endian
 inline constexpr std::uint32_t kLayoutVersion = 4;
-inline constexpr std::size_t kNameSize = 64;         // names and routes are < 64 bytes (config enforces)
-inline constexpr std::size_t kEventRingSize = 64;    // state-change events kept for the status page
-inline constexpr std::size_t kEventTextSize = 112;   // bytes of text per event (longer text is cut)
+inline constexpr std::size_t kNameSize = 64;            // names and routes are < 64 bytes (config enforces)
+inline constexpr std::size_t kEventRingSize = 64;       // state-change events kept for the status page
+inline constexpr std::size_t kEventTextSize = 112;      // bytes of text per event (longer text is cut)
 inline constexpr std::uint32_t kNoMember = 0xffffffff;  // an event about the server, not one member
 
 // Why a request failed, counted per member. Client faults and refused responses are counted
 // too, but never make a member unhealthy.
 enum class ErrorClass : std::uint32_t {
-  Connect = 0,     // refused or timed out
-  Cping,           // no CPONG in time
-  BackendClosed,   // closed or reset mid-exchange
-  Protocol,        // invalid AJP
-  Timeout,         // reply timeout
-  FailStatus,      // a configured fail-on status code
-  Client,          // client framing error or abort (informational)
-  Response,        // a response we refused (what the application sent for one request)
+  Connect = 0,    // refused or timed out
+  Cping,          // no CPONG in time
+  BackendClosed,  // closed or reset mid-exchange
+  Protocol,       // invalid AJP
+  Timeout,        // reply timeout
+  FailStatus,     // a configured fail-on status code
+  Client,         // client framing error or abort (informational)
+  Response,       // a response we refused (what the application sent for one request)
   kCount
 };
 inline constexpr std::size_t kErrorClassCount = static_cast<std::size_t>(ErrorClass::kCount);
@@ -47,7 +47,7 @@ struct alignas(64) MemberSlot {
   char balancer[kNameSize];
   char member[kNameSize];
   char route[kNameSize];
-  std::uint64_t identity;  // hash of balancer and member name; 0 = unused slot
+  std::uint64_t identity;               // hash of balancer and member name; 0 = unused slot
   std::uint32_t configured_activation;  // what the config said, to tell a config edit from a
   std::uint32_t configured_factor;      // manager edit at the next graceful restart
 
@@ -56,7 +56,7 @@ struct alignas(64) MemberSlot {
   std::atomic<std::uint32_t> factor;      // 1..100
 
   // Health.
-  std::atomic<std::uint32_t> health;      // Health
+  std::atomic<std::uint32_t> health;  // Health
   std::atomic<std::int64_t> state_since_ms;
   std::atomic<std::int64_t> last_error_ms;
   std::atomic<std::uint32_t> last_error_class;  // ErrorClass
@@ -71,23 +71,23 @@ struct alignas(64) MemberSlot {
                                                     // AJP secret (health.h); 0: they do not
 
   // Load and counters.
-  std::atomic<std::int32_t> busy;          // requests in flight
-  std::atomic<std::uint64_t> lb_value;     // the policy's accumulated cost
-  std::atomic<std::uint64_t> requests;     // requests assigned
+  std::atomic<std::int32_t> busy;       // requests in flight
+  std::atomic<std::uint64_t> lb_value;  // the policy's accumulated cost
+  std::atomic<std::uint64_t> requests;  // requests assigned
   std::atomic<std::uint64_t> errors[kErrorClassCount];
-  std::atomic<std::uint64_t> bytes_out;    // request body bytes sent to the member
-  std::atomic<std::uint64_t> bytes_in;     // response body bytes received from it
-  std::atomic<std::uint64_t> sticky_hits;  // requests routed by their session route
+  std::atomic<std::uint64_t> bytes_out;      // request body bytes sent to the member
+  std::atomic<std::uint64_t> bytes_in;       // response body bytes received from it
+  std::atomic<std::uint64_t> sticky_hits;    // requests routed by their session route
   std::atomic<std::int64_t> last_sticky_ms;  // last answer to a live session (the drain clock)
 };
 
 struct alignas(64) TableHeader {
   std::uint32_t magic;
   std::uint32_t version;
-  std::uint32_t capacity;    // member slots that follow
-  std::uint32_t slot_size;   // sizeof(MemberSlot) when written: a layout check
-  std::atomic<std::uint32_t> count;  // slots in use
-  std::uint32_t event_capacity;      // entries in the event ring after the slots: a layout check
+  std::uint32_t capacity;                 // member slots that follow
+  std::uint32_t slot_size;                // sizeof(MemberSlot) when written: a layout check
+  std::atomic<std::uint32_t> count;       // slots in use
+  std::uint32_t event_capacity;           // entries in the event ring after the slots: a layout check
   std::atomic<std::uint64_t> generation;  // bumped by every (re)start that rebuilt the table
   // Which child runs the health probes: holder pid << 32 | end of the lease in whole seconds
   // (of the caller's now_ms clock); 0 = free. One word, so taking and renewing are one CAS:
@@ -99,11 +99,11 @@ struct alignas(64) TableHeader {
 // One state-change event. Every field is an atomic, so a reader racing a writer reads no torn
 // value (only a mix of two events, which the sequence number and the check word reveal).
 struct EventEntry {
-  std::atomic<std::uint64_t> seq;      // 0 never written; 2n+1 while event n is written; 2n+2 published
+  std::atomic<std::uint64_t> seq;  // 0 never written; 2n+1 while event n is written; 2n+2 published
   std::atomic<std::int64_t> time_ms;
-  std::atomic<std::uint32_t> member;   // slot index, or kNoMember
+  std::atomic<std::uint32_t> member;  // slot index, or kNoMember
   std::uint32_t reserved;
-  std::atomic<std::uint64_t> check;    // hash of number, time, member and text
+  std::atomic<std::uint64_t> check;                     // hash of number, time, member and text
   std::atomic<std::uint64_t> text[kEventTextSize / 8];  // NUL-padded bytes
 };
 

@@ -61,12 +61,8 @@ ForwardRequest full_request() {
   r.server_name = "www.example";
   r.server_port = 8443;
   r.is_ssl = true;
-  r.headers = {{"Host", "www.example"},
-               {"Content-Length", "65536"},
-               {"Cookie", "JSESSIONID=abc.t1"},
-               {"User-Agent", "wrk"},
-               {"X-Forwarded-For", "198.51.100.1"},
-               {"accept", "*/*"},
+  r.headers = {{"Host", "www.example"}, {"Content-Length", "65536"},         {"Cookie", "JSESSIONID=abc.t1"},
+               {"User-Agent", "wrk"},   {"X-Forwarded-For", "198.51.100.1"}, {"accept", "*/*"},
                {"X-Empty", ""}};
   r.secret = "s3cret";
   r.remote_user = "alice";
@@ -175,7 +171,7 @@ TEST_CASE("FORWARD_REQUEST round trip: every field the encoder writes comes back
   INFO((s.ok() ? std::string() : s.error()));
   REQUIRE(s.ok());
   check_same_request(in, out);
-  CHECK(out.headers[0].name == "host");  // coded: the table's spelling
+  CHECK(out.headers[0].name == "host");             // coded: the table's spelling
   CHECK(out.headers[4].name == "X-Forwarded-For");  // literal: as sent
 }
 
@@ -189,7 +185,7 @@ TEST_CASE("FORWARD_REQUEST round trip: stored method, null remote_host, no attri
   in.server_port = 65535;
   const Bytes payload = request_payload(encode_request(in));
   ForwardRequest out;
-  out.remote_host = "stale";          // decode clears what a previous request left
+  out.remote_host = "stale";  // decode clears what a previous request left
   out.headers = {{"stale", "stale"}};
   REQUIRE(decode_forward_request(payload, out).ok());
   check_same_request(in, out);
@@ -362,7 +358,7 @@ TEST_CASE("decode_request_packet_header rejections", "[ajp][backend]") {
   CHECK(!decode_request_packet_header(Bytes{0x12, 0x34, 0x00}, kMinPacketSize).ok());
   CHECK_THAT(decode_request_packet_header(Bytes{0x41, 0x42, 0x00, 0x01}, kMinPacketSize).error(),
              Catch::Contains("magic"));
-  CHECK(decode_request_packet_header(Bytes{0x12, 0x34, 0x1F, 0xFC}, kMinPacketSize).ok());   // 8188
+  CHECK(decode_request_packet_header(Bytes{0x12, 0x34, 0x1F, 0xFC}, kMinPacketSize).ok());  // 8188
   CHECK_THAT(decode_request_packet_header(Bytes{0x12, 0x34, 0x1F, 0xFD}, kMinPacketSize).error(),
              Catch::Contains("exceeds"));
   CHECK(*decode_request_packet_header(Bytes{0x12, 0x34, 0x00, 0x00}, kMinPacketSize) == 0);
@@ -370,8 +366,8 @@ TEST_CASE("decode_request_packet_header rejections", "[ajp][backend]") {
 
 TEST_CASE("request body chunk rejections", "[ajp][backend]") {
   CHECK(!decode_request_body_chunk(Bytes{0x00}).ok());
-  CHECK(!decode_request_body_chunk(Bytes{0x00, 0x02, 'a'}).ok());        // says 2, has 1
-  CHECK(!decode_request_body_chunk(Bytes{0x00, 0x00, 'a'}).ok());        // says 0, has 1
+  CHECK(!decode_request_body_chunk(Bytes{0x00, 0x02, 'a'}).ok());  // says 2, has 1
+  CHECK(!decode_request_body_chunk(Bytes{0x00, 0x00, 'a'}).ok());  // says 0, has 1
   CHECK(decode_request_body_chunk(Bytes{0x00, 0x01, 'a'}).ok());
 }
 
@@ -399,12 +395,10 @@ TEST_CASE("FORWARD_REQUEST rejection table", "[ajp][backend]") {
       {"stored method attribute with a coded method", request_prefix(2).u16(0).u8(0x0D).str("GET").u8(0xFF).b,
        "stored method with method code 2"},
       {"unknown header code", request_prefix().u16(1).u16(0xA00F).str("x").u8(0xFF).b, "unknown code 0xA00F"},
-      {"header count larger than the headers", request_prefix().u16(2).u16(0xA00B).str("h").u8(0xFF).b,
-       "header 2"},
-      {"unterminated header value",
-       request_prefix().u16(1).u16(0xA00B).u16(1).u8('h').u8('x').u8(0xFF).b, "not NUL-terminated"},
-      {"unknown attribute code", request_prefix().u16(0).u8(0x0E).str("x").u8(0xFF).b,
-       "unknown attribute code 0x0E"},
+      {"header count larger than the headers", request_prefix().u16(2).u16(0xA00B).str("h").u8(0xFF).b, "header 2"},
+      {"unterminated header value", request_prefix().u16(1).u16(0xA00B).u16(1).u8('h').u8('x').u8(0xFF).b,
+       "not NUL-terminated"},
+      {"unknown attribute code", request_prefix().u16(0).u8(0x0E).str("x").u8(0xFF).b, "unknown attribute code 0x0E"},
       {"no terminator", request_prefix().u16(0).u8(0x05).str("a=1").b, "before the 0xFF terminator"},
       {"trailing bytes", request_prefix().u16(0).u8(0xFF).u8(0).b, "1 trailing bytes"},
       {"truncated key size", request_prefix().u16(0).u8(0x0B).u8(1).b, "ssl_key_size"},

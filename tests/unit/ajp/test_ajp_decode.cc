@@ -51,6 +51,8 @@ bool within(std::string_view v, const Bytes& buf) {
 }
 
 // Tomcat's answer: 200 "200", Content-Type, two Set-Cookie, one literal header, WWW-Authenticate.
+// Laid out by protocol field.
+// clang-format off
 const Bytes kSendHeadersPacket = {
     0x41, 0x42, 0x00, 0x43,                                            // 'AB', payload length 67
     0x04,                                                              // SEND_HEADERS
@@ -63,6 +65,7 @@ const Bytes kSendHeadersPacket = {
     0x00, 0x07, 'X', '-', 'T', 'r', 'a', 'c', 'e', 0x00, 0x00, 0x03, 'a', 'b', 'c', 0x00,
     0xA0, 0x0B, 0x00, 0x05, 'B', 'a', 's', 'i', 'c', 0x00,             // WWW-Authenticate
 };
+// clang-format on
 
 Bytes payload_of(const Bytes& packet) { return Bytes(packet.begin() + kHeaderSize, packet.end()); }
 
@@ -108,9 +111,8 @@ TEST_CASE("SEND_HEADERS with coded and literal names and a repeated Set-Cookie",
 }
 
 TEST_CASE("SEND_HEADERS: every response header code decodes to its canonical name", "[ajp]") {
-  const char* names[] = {"Content-Type", "Content-Language", "Content-Length", "Date",
-                         "Last-Modified", "Location", "Set-Cookie", "Set-Cookie2",
-                         "Servlet-Engine", "Status", "WWW-Authenticate"};
+  const char* names[] = {"Content-Type", "Content-Language", "Content-Length", "Date",   "Last-Modified",   "Location",
+                         "Set-Cookie",   "Set-Cookie2",      "Servlet-Engine", "Status", "WWW-Authenticate"};
   for (int code = 1; code <= 11; ++code) {
     Bytes p = Build{}.u8(4).u16(200).str("200").u16(1).u16(0xA000 | code).str("v").b;
     Decoded m(p);
@@ -185,9 +187,7 @@ TEST_CASE("SEND_BODY_CHUNK: data and the empty flush chunk", "[ajp]") {
 }
 
 TEST_CASE("decode_packet_header rejections", "[ajp]") {
-  auto header = [](Bytes h, std::size_t packet_size = kMinPacketSize) {
-    return decode_packet_header(h, packet_size);
-  };
+  auto header = [](Bytes h, std::size_t packet_size = kMinPacketSize) { return decode_packet_header(h, packet_size); };
   SECTION("truncated header") {
     for (std::size_t n = 0; n < 4; ++n) {
       Bytes h = Bytes{0x41, 0x42, 0x00, 0x01};
@@ -243,12 +243,12 @@ TEST_CASE("decode_message rejection table", "[ajp]") {
       {"type 10 CPING", {0x0A}, "unknown AJP message type 10"},
       {"type 11", {0x0B, 0x00}, "unknown AJP message type 11"},
       {"type 255", {0xFF}, "unknown AJP message type 255"},
-      {"unknown response header code A000",
-       Build{}.u8(4).u16(200).str("200").u16(1).u16(0xA000).str("v").b, "unknown code 0xA000"},
-      {"unknown response header code A00C",
-       Build{}.u8(4).u16(200).str("200").u16(1).u16(0xA00C).str("v").b, "unknown code 0xA00C"},
-      {"unknown response header code A0FF",
-       Build{}.u8(4).u16(200).str("200").u16(1).u16(0xA0FF).str("v").b, "header 1 has unknown code"},
+      {"unknown response header code A000", Build{}.u8(4).u16(200).str("200").u16(1).u16(0xA000).str("v").b,
+       "unknown code 0xA000"},
+      {"unknown response header code A00C", Build{}.u8(4).u16(200).str("200").u16(1).u16(0xA00C).str("v").b,
+       "unknown code 0xA00C"},
+      {"unknown response header code A0FF", Build{}.u8(4).u16(200).str("200").u16(1).u16(0xA0FF).str("v").b,
+       "header 1 has unknown code"},
       {"chunk length shorter than packet", {0x03, 0x00, 0x01, 'a', 'b', 0x00}, "does not match"},
       {"chunk length longer than packet", {0x03, 0x00, 0x03, 'a', 'b', 0x00}, "does not match"},
       {"chunk without the trailing byte", {0x03, 0x00, 0x02, 'a', 'b'}, "does not match"},
@@ -267,12 +267,13 @@ TEST_CASE("decode_message rejection table", "[ajp]") {
       {"status 0", send_headers(0, "0", "X-A", "v"), "status 0"},
       {"status 99", send_headers(99, "99", "X-A", "v"), "status 99"},
       {"status 1000", send_headers(1000, "1000", "X-A", "v"), "status 1000"},
-      {"trailing bytes after the last header",
-       Build{}.u8(4).u16(200).str("200").u16(1).str("X-A").str("v").u8(0).b, "1 trailing bytes"},
-      {"header count larger than the headers present",
-       Build{}.u8(4).u16(200).str("200").u16(3).str("X-A").str("v").b, "truncated in header 2 name"},
-      {"string without its NUL", Build{}.u8(4).u16(200).str("200").u16(1).u16(3).u8('X').u8('-').u8('A').u8('Z')
-                                     .str("v").b, "header 1 name not NUL-terminated"},
+      {"trailing bytes after the last header", Build{}.u8(4).u16(200).str("200").u16(1).str("X-A").str("v").u8(0).b,
+       "1 trailing bytes"},
+      {"header count larger than the headers present", Build{}.u8(4).u16(200).str("200").u16(3).str("X-A").str("v").b,
+       "truncated in header 2 name"},
+      {"string without its NUL",
+       Build{}.u8(4).u16(200).str("200").u16(1).u16(3).u8('X').u8('-').u8('A').u8('Z').str("v").b,
+       "header 1 name not NUL-terminated"},
       {"value length past the end", Build{}.u8(4).u16(200).str("200").u16(1).str("X-A").u16(50).u8('v').u8(0).b,
        "truncated in header 1 value"},
       {"reason length past the end", Build{}.u8(4).u16(200).u16(0x7FFF).u8('O').u8(0).b, "truncated in reason"},

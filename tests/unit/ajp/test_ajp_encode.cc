@@ -64,11 +64,14 @@ TEST_CASE("CPING is 12 34 00 01 0A", "[ajp]") {
 }
 
 TEST_CASE("method codes are the 27 AJP codes, case-sensitive", "[ajp]") {
+  // In code order, six to a line.
+  // clang-format off
   const char* methods[] = {"OPTIONS", "GET",     "HEAD",    "POST",       "PUT",         "DELETE",
                            "TRACE",   "PROPFIND", "PROPPATCH", "MKCOL",    "COPY",        "MOVE",
                            "LOCK",    "UNLOCK",  "ACL",     "REPORT",     "VERSION-CONTROL", "CHECKIN",
                            "CHECKOUT", "UNCHECKOUT", "SEARCH", "MKWORKSPACE", "UPDATE",    "LABEL",
                            "MERGE",   "BASELINE-CONTROL", "MKACTIVITY"};
+  // clang-format on
   for (int i = 0; i < 27; ++i) {
     INFO(methods[i]);
     CHECK(method_code(methods[i]) == i + 1);
@@ -110,9 +113,9 @@ TEST_CASE("request attribute allow-list is Tomcat's default", "[ajp]") {
     INFO(name);
     CHECK(is_allowed_request_attribute(name));
   }
-  for (const char* name : {"", "AJP_FOO", "ajp_local_addr", "javax.servlet.request.secure_protocol",
-                           "jakarta.servlet.request.x509certificate", "CERT_ISSUER", "HTTPS_KEYSIZE",
-                           "SSL_CLIENT_CERT"}) {
+  for (const char* name :
+       {"", "AJP_FOO", "ajp_local_addr", "javax.servlet.request.secure_protocol",
+        "jakarta.servlet.request.x509certificate", "CERT_ISSUER", "HTTPS_KEYSIZE", "SSL_CLIENT_CERT"}) {
     INFO(name);
     CHECK_FALSE(is_allowed_request_attribute(name));
   }
@@ -135,6 +138,8 @@ TEST_CASE("FORWARD_REQUEST GET with coded and literal headers, query, secret, ro
   r.route = "node1";
   r.secret = "s3cret";
 
+  // Laid out by protocol field.
+  // clang-format off
   const Bytes golden = {
       0x12, 0x34, 0x00, 0xB4,  // magic, payload length 180
       0x02,                    // FORWARD_REQUEST
@@ -158,6 +163,7 @@ TEST_CASE("FORWARD_REQUEST GET with coded and literal headers, query, secret, ro
       0x06, 0x00, 0x05, 'n', 'o', 'd', 'e', '1', 0x00,            // route
       0xFF,                                                       // are_done
   };
+  // clang-format on
   check_golden_length(golden);
   CHECK(hex(encode(r)) == hex(golden));
 }
@@ -173,6 +179,8 @@ TEST_CASE("FORWARD_REQUEST PATCH uses 0xFF and the stored_method attribute", "[a
   r.server_port = 8080;
   r.headers = {{"Content-Length", "2"}};
 
+  // Laid out by protocol field.
+  // clang-format off
   const Bytes golden = {
       0x12, 0x34, 0x00, 0x68,  // payload length 104
       0x02,
@@ -189,6 +197,7 @@ TEST_CASE("FORWARD_REQUEST PATCH uses 0xFF and the stored_method attribute", "[a
       0x0D, 0x00, 0x05, 'P', 'A', 'T', 'C', 'H', 0x00,        // stored_method
       0xFF,
   };
+  // clang-format on
   check_golden_length(golden);
   CHECK(hex(encode(r)) == hex(golden));
 }
@@ -211,6 +220,8 @@ TEST_CASE("FORWARD_REQUEST over HTTPS: SSL attributes, 2-byte key size, secure_p
   r.auth_type = "BASIC";
   r.remote_user = "alice";
 
+  // Laid out by protocol field.
+  // clang-format off
   const Bytes golden = {
       0x12, 0x34, 0x00, 0xD2,  // payload length 210
       0x02, 0x02,
@@ -237,12 +248,15 @@ TEST_CASE("FORWARD_REQUEST over HTTPS: SSL attributes, 2-byte key size, secure_p
       0x00, 0x07, 'T', 'L', 'S', 'v', '1', '.', '3', 0x00,
       0xFF,
   };
+  // clang-format on
   check_golden_length(golden);
   CHECK(hex(encode(r)) == hex(golden));
 }
 
 TEST_CASE("remote_host: unset is null 0xFFFF, empty is 00 00 00", "[ajp]") {
   ForwardRequest r = minimal_get();
+  // Laid out by protocol field.
+  // clang-format off
   const Bytes null_host = {
       0x12, 0x34, 0x00, 0x2B,  // payload length 43
       0x02, 0x02,
@@ -255,6 +269,7 @@ TEST_CASE("remote_host: unset is null 0xFFFF, empty is 00 00 00", "[ajp]") {
       0x00, 0x00,  // no headers
       0xFF,
   };
+  // clang-format on
   check_golden_length(null_host);
   CHECK(hex(encode(r)) == hex(null_host));
 

@@ -119,8 +119,7 @@ std::vector<Spec> weighted(std::vector<std::uint32_t> factors) {
 // Runs `picks` requests, keeping up to `in_flight` of them open (finished oldest first, which
 // is what equal service times look like). Returns each member's share of the picks, or of the
 // bytes when `bytes` gives every request a size.
-std::vector<double> run(Rig& rig, int picks, std::size_t in_flight,
-                        std::function<std::uint64_t()> bytes = nullptr) {
+std::vector<double> run(Rig& rig, int picks, std::size_t in_flight, std::function<std::uint64_t()> bytes = nullptr) {
   std::vector<double> amount(rig.balancer->size(), 0.0);
   std::deque<std::pair<int, std::uint64_t>> open;
   double total = 0;
@@ -493,8 +492,10 @@ TEST_CASE("start and finish account for one request", "[balance]") {
   rig.balancer->note_live_session(1);
   CHECK(s.last_sticky_ms == 5000);
   const std::uint64_t after_start = s.lb_value;
-  if (method == Method::P2C) CHECK(after_start == 0);
-  else CHECK(after_start > 0);
+  if (method == Method::P2C)
+    CHECK(after_start == 0);
+  else
+    CHECK(after_start > 0);
 
   rig.clock.now = 6000;
   rig.balancer->start(1, false);
@@ -508,8 +509,10 @@ TEST_CASE("start and finish account for one request", "[balance]") {
   CHECK(s.busy == 0);
   CHECK(s.bytes_out == 300);
   CHECK(s.bytes_in == 7000);
-  if (method == Method::Traffic) CHECK(s.lb_value > 2 * after_start);
-  else CHECK(s.lb_value == 2 * after_start);
+  if (method == Method::Traffic)
+    CHECK(s.lb_value > 2 * after_start);
+  else
+    CHECK(s.lb_value == 2 * after_start);
 
   // Unpaired finishes and bad indexes change nothing they should not.
   rig.balancer->finish(1, 0, 0);

@@ -78,9 +78,7 @@ class Rig {
 
   Choice session(std::string_view route) { return balancer->choose({&route, 1}); }
   // A member in error takes a request only in panic.
-  bool in_error(int member) {
-    return member >= 0 && slot(member).health == static_cast<std::uint32_t>(Health::Error);
-  }
+  bool in_error(int member) { return member >= 0 && slot(member).health == static_cast<std::uint32_t>(Health::Error); }
 
   // Picks `n` times (each a complete request, `in_flight` kept open); returns the members
   // chosen, in order, and whether any choice was a panic one (went to a member in error).
@@ -174,14 +172,11 @@ TEST_CASE("panic threshold boundaries", "[health][balance]") {
     std::uint32_t panic_percent;
     bool panic;
   };
-  const Case c = GENERATE(Case{2, 50, false},   // 50% is not below 50%
-                          Case{1, 50, true},    // 25% is
-                          Case{0, 50, true},
-                          Case{1, 25, false},   // 25% is not below 25%
-                          Case{1, 26, true},
-                          Case{3, 100, true},   // 100: any member in error
-                          Case{4, 100, false},
-                          Case{0, 0, false},    // 0: never
+  const Case c = GENERATE(Case{2, 50, false},                      // 50% is not below 50%
+                          Case{1, 50, true},                       // 25% is
+                          Case{0, 50, true}, Case{1, 25, false},   // 25% is not below 25%
+                          Case{1, 26, true}, Case{3, 100, true},   // 100: any member in error
+                          Case{4, 100, false}, Case{0, 0, false},  // 0: never
                           Case{1, 0, false});
   CAPTURE(c.usable, c.panic_percent);
   auto rig = rig_with(c.usable, c.panic_percent);
@@ -231,8 +226,11 @@ TEST_CASE("exclusions for this request do not start panic", "[health][balance]")
 }
 
 TEST_CASE("panic never uses disabled or stopped members", "[health][balance]") {
-  Rig rig({{"a"}, {"b", 1, Activation::Active, Health::Error}, {"c", 1, Activation::Active, Health::Error},
-           {"dis", 1, Activation::Disabled}, {"stop", 1, Activation::Stopped}});
+  Rig rig({{"a"},
+           {"b", 1, Activation::Active, Health::Error},
+           {"c", 1, Activation::Active, Health::Error},
+           {"dis", 1, Activation::Disabled},
+           {"stop", 1, Activation::Stopped}});
   bool any_panic = false;
   const auto seq = rig.picks(300, 0, &any_panic);
   CHECK(any_panic);
@@ -266,7 +264,9 @@ TEST_CASE("standby before panic, panic before refusing", "[health][balance]") {
 }
 
 TEST_CASE("panic with some usable actives: the standbys join in", "[health][balance]") {
-  Rig rig({{"a"}, {"b", 1, Activation::Active, Health::Error}, {"c", 1, Activation::Active, Health::Error},
+  Rig rig({{"a"},
+           {"b", 1, Activation::Active, Health::Error},
+           {"c", 1, Activation::Active, Health::Error},
            {"s", 1, Activation::Standby}});
   bool any_panic = false;
   const auto seq = rig.picks(400, 0, &any_panic);

@@ -70,8 +70,7 @@ TEST_CASE("IdmSticky errors", "[config][balancer]") {
       {Args{}, "IdmSticky takes off, or COOKIE [PATH_PARAM] [force], got 0 arguments"},
       {Args{"a", "b", "force", "d"}, "IdmSticky takes off, or COOKIE [PATH_PARAM] [force], got 4"},
       {Args{"off", "force"}, "IdmSticky off takes no further arguments"},
-      {Args{"C", "p", "q"},
-       "IdmSticky: expected COOKIE [PATH_PARAM] [force], got two path parameters"},
+      {Args{"C", "p", "q"}, "IdmSticky: expected COOKIE [PATH_PARAM] [force], got two path parameters"},
       {Args{"C", "force", "force"}, "IdmSticky: force is given twice"},
       {Args{"bad;cookie"}, "IdmSticky: 'bad;cookie' is not a valid cookie name"},
       {Args{"C", "p=x"}, "IdmSticky: 'p=x' is not a valid path parameter name"},
@@ -124,8 +123,9 @@ TEST_CASE("duration directives set their field", "[config][balancer]") {
 
   const auto bad = apply_balancer_directive(b, directive, {"soon"});
   REQUIRE_FALSE(bad.ok());
-  CHECK(bad.error() == directive + ": expected a duration such as 250ms, 5s or 2m (a bare "
-                                   "number means seconds), got 'soon'");
+  CHECK(bad.error() == directive +
+                           ": expected a duration such as 250ms, 5s or 2m (a bare "
+                           "number means seconds), got 'soon'");
   CHECK(b.*field == 1500);  // unchanged on error
 
   const auto none = apply_balancer_directive(b, directive, {});
@@ -138,8 +138,7 @@ TEST_CASE("only IdmPingAfterIdle accepts 0", "[config][balancer]") {
   BalancerConfig b;
   REQUIRE(apply_balancer_directive(b, "IdmPingAfterIdle", {"0"}).ok());
   CHECK(b.ping_after_idle_ms == 0);
-  for (const char* other : {"IdmConnectTimeout", "IdmPingTimeout", "IdmReplyTimeout",
-                            "IdmPoolIdleTimeout"}) {
+  for (const char* other : {"IdmConnectTimeout", "IdmPingTimeout", "IdmReplyTimeout", "IdmPoolIdleTimeout"}) {
     INFO(other);
     const auto s = apply_balancer_directive(b, other, {"0"});
     REQUIRE_FALSE(s.ok());
@@ -228,8 +227,7 @@ TEST_CASE("validate: errors name the balancer and the problem", "[config][balanc
     b.members[0].redirect = "z";
     const auto s = validate(b);
     REQUIRE_FALSE(s.ok());
-    CHECK(s.error() ==
-          "IdmBalancer app: member a redirects to route 'z', which no member of this balancer has");
+    CHECK(s.error() == "IdmBalancer app: member a redirects to route 'z', which no member of this balancer has");
   }
   SECTION("redirect to a member name that is not a route") {
     auto b = balancer_with({member("a", "r1"), member("b", "r2")});

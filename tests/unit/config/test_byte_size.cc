@@ -26,8 +26,8 @@ TEST_CASE("parse_byte_size: accepted forms", "[config][size]") {
 }
 
 TEST_CASE("parse_byte_size: rejected forms say why", "[config][size]") {
-  const std::string text = GENERATE("", "k", "-1", "1.5m", "64 k", "64kb", "1g", " 64k", "1025m",
-                                    "99999999999999999999", "4194304k");
+  const std::string text =
+      GENERATE("", "k", "-1", "1.5m", "64 k", "64kb", "1g", " 64k", "1025m", "99999999999999999999", "4194304k");
   INFO(text);
   const auto size = parse_byte_size(text, 1u << 30);
   REQUIRE_FALSE(size.ok());

@@ -21,12 +21,16 @@ using Words = std::vector<std::string>;
 TEST_CASE("directives: every one once, in httpd's listing order", "[config][directives]") {
   std::vector<std::string_view> names;
   for (const Directive& d : directives()) names.emplace_back(d.name);
-  CHECK(names == std::vector<std::string_view>{
-                     "<IdmBalancer",      "IdmMember",          "IdmSticky",         "IdmMethod",
-                     "IdmSecret",         "IdmConnectTimeout",  "IdmPingTimeout",    "IdmReplyTimeout",
-                     "IdmPingAfterIdle",  "IdmPoolIdleTimeout", "IdmPoolSize",       "IdmHealthCheck",
-                     "IdmQueueTimeout",   "IdmRequestBodyBuffer", "IdmSlowStart",    "IdmPanicThreshold",
-                     "IdmPacketSize",     "IdmMount",           "IdmUnmount",        "IdmDrainQuietTime"});
+  CHECK(names == std::vector<std::string_view>{"<IdmBalancer",     "IdmMember",
+                                               "IdmSticky",        "IdmMethod",
+                                               "IdmSecret",        "IdmConnectTimeout",
+                                               "IdmPingTimeout",   "IdmReplyTimeout",
+                                               "IdmPingAfterIdle", "IdmPoolIdleTimeout",
+                                               "IdmPoolSize",      "IdmHealthCheck",
+                                               "IdmQueueTimeout",  "IdmRequestBodyBuffer",
+                                               "IdmSlowStart",     "IdmPanicThreshold",
+                                               "IdmPacketSize",    "IdmMount",
+                                               "IdmUnmount",       "IdmDrainQuietTime"});
   std::set<std::string> lowered;
   for (std::string_view n : names) {
     std::string l(n);

@@ -26,9 +26,8 @@ TEST_CASE("parse_member: name and URL only gives the defaults", "[config][member
 }
 
 TEST_CASE("parse_member: every option", "[config][member]") {
-  const auto m = parse_member({"app1", "ajp://10.0.0.5:8010", "route=node1", "factor=42",
-                               "status=standby", "domain=dc1.rack2", "redirect=node2",
-                               "secret=s3cr3t!"});
+  const auto m = parse_member({"app1", "ajp://10.0.0.5:8010", "route=node1", "factor=42", "status=standby",
+                               "domain=dc1.rack2", "redirect=node2", "secret=s3cr3t!"});
   REQUIRE(m.ok());
   CHECK(m->host == "10.0.0.5");
   CHECK(m->port == 8010);
@@ -49,13 +48,12 @@ TEST_CASE("parse_member: keys and status values are case-insensitive", "[config]
 }
 
 TEST_CASE("parse_member: status values and their names", "[config][member]") {
-  const auto [text, expected, canonical] =
-      GENERATE(table<std::string, Activation, std::string>({
-          {"active", Activation::Active, "active"},
-          {"disabled", Activation::Disabled, "disabled"},
-          {"Stopped", Activation::Stopped, "stopped"},
-          {"STANDBY", Activation::Standby, "standby"},
-      }));
+  const auto [text, expected, canonical] = GENERATE(table<std::string, Activation, std::string>({
+      {"active", Activation::Active, "active"},
+      {"disabled", Activation::Disabled, "disabled"},
+      {"Stopped", Activation::Stopped, "stopped"},
+      {"STANDBY", Activation::Standby, "standby"},
+  }));
   const std::string arg = "status=" + text;
   const auto m = parse_member({"a", "ajp://h:8009", arg});
   REQUIRE(m.ok());
@@ -123,8 +121,8 @@ TEST_CASE("parse_member: member names", "[config][member]") {
   CHECK(parse_member({"Az09_-", "ajp://h:1"}).ok());
   CHECK(parse_member({std::string(63, 'n'), "ajp://h:1"}).ok());
 
-  const std::string bad = GENERATE(as<std::string>{}, "", "a b", "app/1", "app:1", "a*",
-                                   "\xc3\xa4pp", std::string(64, 'n'));
+  const std::string bad =
+      GENERATE(as<std::string>{}, "", "a b", "app/1", "app:1", "a*", "\xc3\xa4pp", std::string(64, 'n'));
   const auto m = parse_member({bad, "ajp://h:1"});
   INFO(bad);
   REQUIRE_FALSE(m.ok());
@@ -134,8 +132,7 @@ TEST_CASE("parse_member: member names", "[config][member]") {
 TEST_CASE("parse_member: a name with '.' needs an explicit route", "[config][member]") {
   const auto without = parse_member({"app.1", "ajp://h:1"});
   REQUIRE_FALSE(without.ok());
-  CHECK(without.error() ==
-        "IdmMember app.1: the name contains '.', which a session route cannot; add route=ROUTE");
+  CHECK(without.error() == "IdmMember app.1: the name contains '.', which a session route cannot; add route=ROUTE");
 
   const auto with = parse_member({"app.1", "ajp://h:1", "route=app1"});
   REQUIRE(with.ok());
@@ -156,14 +153,12 @@ TEST_CASE("parse_member: rejected options say why", "[config][member]") {
        "id), got 'a.b'"},
       {"route=", "IdmMember app1: route must be 1..63 characters of A-Z a-z 0-9 _ -, got ''"},
       {"route=a/b", "IdmMember app1: route must be 1..63 characters of A-Z a-z 0-9 _ -, got 'a/b'"},
-      {"status=paused",
-       "IdmMember app1: status must be active, disabled, stopped or standby, got 'paused'"},
+      {"status=paused", "IdmMember app1: status must be active, disabled, stopped or standby, got 'paused'"},
       {"domain=", "IdmMember app1: domain must be 1..63 characters of A-Z a-z 0-9 _ . -, got ''"},
       {"domain=a b", "IdmMember app1: domain must be 1..63 characters"},
       {"redirect=n.2", "IdmMember app1: redirect must be the route of another member"},
       {"redirect=", "IdmMember app1: redirect must be the route of another member"},
-      {"secret=",
-       "IdmMember app1: secret must be 1..255 printable ASCII characters without spaces"},
+      {"secret=", "IdmMember app1: secret must be 1..255 printable ASCII characters without spaces"},
       {"secret=a b", "IdmMember app1: secret must be 1..255 printable ASCII"},
       {"secret=caf\xc3\xa9", "IdmMember app1: secret must be 1..255 printable ASCII"},
       {"secret=" + std::string(256, 'x'), "IdmMember app1: secret must be 1..255 printable ASCII"},
@@ -182,8 +177,7 @@ TEST_CASE("parse_member: rejected options say why", "[config][member]") {
 
 TEST_CASE("parse_member: limits that are accepted", "[config][member]") {
   const std::string long_secret = "secret=" + std::string(255, '~');
-  const auto m = parse_member({"app1", "ajp://h:8009", "factor=100", long_secret,
-                               "route=" + std::string(63, 'r')});
+  const auto m = parse_member({"app1", "ajp://h:8009", "factor=100", long_secret, "route=" + std::string(63, 'r')});
   REQUIRE(m.ok());
   CHECK(m->factor == 100);
   CHECK(m->secret.size() == 255);

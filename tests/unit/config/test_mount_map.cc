@@ -27,8 +27,8 @@ void mount_all(MountMap& map, const std::vector<std::pair<std::string, std::stri
 }  // namespace
 
 TEST_CASE("mount: accepted patterns", "[config][mount]") {
-  const std::string pattern = GENERATE(as<std::string>{}, "/", "/app", "/app/", "/app/*",
-                                       "/*.jsp", "/a?c", "/*", "/app/*/x", "/\xc3\xa4pp/*");
+  const std::string pattern =
+      GENERATE(as<std::string>{}, "/", "/app", "/app/", "/app/*", "/*.jsp", "/a?c", "/*", "/app/*/x", "/\xc3\xa4pp/*");
   MountMap map;
   INFO(pattern);
   CHECK(map.mount(pattern, "app").ok());
@@ -105,22 +105,22 @@ TEST_CASE("match: precedence", "[config][mount]") {
                      {"/app/x?y", "F"},
                  });
   const auto [path, expected] = GENERATE(table<std::string, std::string>({
-      {"/app", "A"},            // "/prefix/*" covers the bare prefix
+      {"/app", "A"},  // "/prefix/*" covers the bare prefix
       {"/app/", "A"},
       {"/app/foo/bar", "A"},
       {"/app/admin", "B"},
       {"/app/admin/users", "B"},
-      {"/app/login", "C"},      // exact beats wildcards
+      {"/app/login", "C"},  // exact beats wildcards
       {"/app/login/x", "A"},
       {"/other/deep/x.jsp", "D"},  // '*' spans '/'
-      {"/app/x.jsp", "A"},      // tie on 5 literals: the first mounted wins
+      {"/app/x.jsp", "A"},         // tie on 5 literals: the first mounted wins
       {"/exact", "E"},
       {"/exact/", ""},
-      {"/EXACT", ""},           // case-sensitive
+      {"/EXACT", ""},  // case-sensitive
       {"/App/foo", ""},
-      {"/application", ""},     // "/app/*" is not a string prefix
-      {"/app/xzy", "F"},        // 7 literals beat 5
-      {"/app/x/y", "F"},        // '?' matches any byte, '/' included
+      {"/application", ""},  // "/app/*" is not a string prefix
+      {"/app/xzy", "F"},     // 7 literals beat 5
+      {"/app/x/y", "F"},     // '?' matches any byte, '/' included
       {"/nothing", ""},
       {"/", ""},
   }));
@@ -162,7 +162,7 @@ TEST_CASE("match: glob details", "[config][mount]") {
       {"/a/*", "/ab", false},
       {"/a*/*", "/abc", true},  // the bare-prefix form of a wildcard prefix
       {"/\xc3\xa4/*", "/\xc3\xa4/x", true},
-      {"/?", "/\xc3", true},    // '?' is one byte, not one character
+      {"/?", "/\xc3", true},  // '?' is one byte, not one character
   }));
   MountMap map;
   REQUIRE(map.mount(pattern, "B").ok());

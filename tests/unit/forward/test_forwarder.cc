@@ -21,8 +21,8 @@ ajp::ForwardRequest simple_request(std::string_view method = "GET") {
   return r;
 }
 
-forward::Result run(FakeBackend& backend, FakeClient& client, BodyPlan body = {},
-                    std::string_view method = "GET", bool head = false) {
+forward::Result run(FakeBackend& backend, FakeClient& client, BodyPlan body = {}, std::string_view method = "GET",
+                    bool head = false) {
   std::vector<std::uint8_t> packet(8192);
   forward::ExchangeOptions options;
   options.head_request = head;
@@ -55,9 +55,9 @@ std::string body_of(const Bytes& packet) {
 
 TEST_CASE("GET: headers and body are relayed, reuse honoured", "[forward]") {
   FakeBackend backend;
-  backend.reply_after_write(0, concat({send_headers(200, {{"Content-Type", "text/plain"}, {"Set-Cookie", "a=1"},
-                                                          {"Set-Cookie", "b=2"}}),
-                                       body_chunk("hello "), body_chunk("world"), end_response(true)}));
+  backend.reply_after_write(
+      0, concat({send_headers(200, {{"Content-Type", "text/plain"}, {"Set-Cookie", "a=1"}, {"Set-Cookie", "b=2"}}),
+                 body_chunk("hello "), body_chunk("world"), end_response(true)}));
   FakeClient client;
   auto result = run(backend, client);
   CHECK(result.outcome == Outcome::Ok);
@@ -225,7 +225,7 @@ TEST_CASE("Backend failures are classified", "[forward]") {
     auto result = run(backend, client);
     CHECK(result.outcome == Outcome::BackendClosed);
     CHECK_FALSE(result.response_started);  // so an idempotent request may still go elsewhere
-    CHECK(client.status == 200);            // recorded, but not sent
+    CHECK(client.status == 200);           // recorded, but not sent
   }
   SECTION("write fails") {
     FakeBackend backend;
@@ -251,8 +251,8 @@ TEST_CASE("HEAD and 204/304 bodies are dropped, flush is passed on", "[forward]"
   }
   SECTION("flush") {
     FakeBackend backend;
-    backend.reply_after_write(0, concat({send_headers(200, {}), body_chunk("a"), body_chunk(""), body_chunk("b"),
-                                         end_response(true)}));
+    backend.reply_after_write(
+        0, concat({send_headers(200, {}), body_chunk("a"), body_chunk(""), body_chunk("b"), end_response(true)}));
     FakeClient client;
     CHECK(run(backend, client).outcome == Outcome::Ok);
     CHECK(client.flushes == 1);
@@ -310,8 +310,8 @@ TEST_CASE("Tomcat's Content-Length is passed on checked, and enforced", "[forwar
   FakeClient client;
   SECTION("matching") {
     FakeBackend backend;
-    backend.reply_after_write(0, concat({send_headers(200, {{"Content-Length", "5"}}), body_chunk("hello"),
-                                         end_response(true)}));
+    backend.reply_after_write(
+        0, concat({send_headers(200, {{"Content-Length", "5"}}), body_chunk("hello"), end_response(true)}));
     CHECK(run(backend, client).outcome == Outcome::Ok);
     CHECK(client.content_length == std::optional<std::uint64_t>(5));
   }
@@ -323,8 +323,8 @@ TEST_CASE("Tomcat's Content-Length is passed on checked, and enforced", "[forwar
   }
   SECTION("body shorter than declared") {
     FakeBackend backend;
-    backend.reply_after_write(0, concat({send_headers(200, {{"Content-Length", "1000"}}), body_chunk("ok"),
-                                         end_response(true)}));
+    backend.reply_after_write(
+        0, concat({send_headers(200, {{"Content-Length", "1000"}}), body_chunk("ok"), end_response(true)}));
     auto result = run(backend, client);
     CHECK(result.outcome == Outcome::InvalidResponse);
     CHECK(result.response_started);
@@ -332,8 +332,8 @@ TEST_CASE("Tomcat's Content-Length is passed on checked, and enforced", "[forwar
   }
   SECTION("body longer than declared") {
     FakeBackend backend;
-    backend.reply_after_write(0, concat({send_headers(200, {{"Content-Length", "1"}}), body_chunk("ok"),
-                                         end_response(true)}));
+    backend.reply_after_write(
+        0, concat({send_headers(200, {{"Content-Length", "1"}}), body_chunk("ok"), end_response(true)}));
     CHECK(run(backend, client).outcome == Outcome::InvalidResponse);
     CHECK(client.received.empty());
   }
@@ -356,8 +356,8 @@ TEST_CASE("Tomcat's Content-Length is passed on checked, and enforced", "[forwar
 }
 
 TEST_CASE("A response that opens a session is flagged, and refused before the client sees it when asked", "[forward]") {
-  const Bytes reply = concat({send_headers(200, {{"Set-Cookie", "JSESSIONID=NEW.t2; Path=/app"}}), body_chunk("hi"),
-                              end_response(true)});
+  const Bytes reply = concat(
+      {send_headers(200, {{"Set-Cookie", "JSESSIONID=NEW.t2; Path=/app"}}), body_chunk("hi"), end_response(true)});
   std::vector<std::uint8_t> packet(8192);
   forward::ExchangeOptions options;
   options.session_cookie = "JSESSIONID";

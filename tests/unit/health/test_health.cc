@@ -40,9 +40,8 @@ void set(MemberSlot& s, Health h, std::int64_t since = kT0) {
 }  // namespace
 
 TEST_CASE("fall consecutive backend faults take a member out", "[health]") {
-  const ErrorClass error =
-      GENERATE(ErrorClass::Cping, ErrorClass::BackendClosed, ErrorClass::Protocol, ErrorClass::Timeout,
-               ErrorClass::FailStatus);
+  const ErrorClass error = GENERATE(ErrorClass::Cping, ErrorClass::BackendClosed, ErrorClass::Protocol,
+                                    ErrorClass::Timeout, ErrorClass::FailStatus);
   const std::uint32_t fall = GENERATE(1u, 2u, 3u);
   CAPTURE(static_cast<int>(error), fall);
   Policy policy;
@@ -544,7 +543,7 @@ TEST_CASE("a garbage health value is treated as error and repaired by probes", "
 TEST_CASE("a refused AJP secret is noted once per run of refusals", "[health]") {
   auto slot = make_slot();
   CHECK_FALSE(health::note_secret_refusal(*slot, false, kT0));
-  CHECK(health::note_secret_refusal(*slot, true, kT0 + 1));       // starts: log it
+  CHECK(health::note_secret_refusal(*slot, true, kT0 + 1));        // starts: log it
   CHECK_FALSE(health::note_secret_refusal(*slot, true, kT0 + 2));  // goes on: already said
   CHECK(slot->secret_refused_ms == kT0 + 1);
   CHECK_FALSE(health::note_secret_refusal(*slot, false, kT0 + 3));  // a normal answer clears it

@@ -24,9 +24,8 @@ TEST_CASE("parse_content_length: accepted", "[http]") {
 }
 
 TEST_CASE("parse_content_length: rejected", "[http]") {
-  const std::string text = GENERATE(as<std::string>{}, "", "-1", "+1", " 1", "1 ", "\t1",
-                                    "123abc", "1,1", "1, 1", "0x10", "1.0", "1e3",
-                                    "18446744073709551616", "99999999999999999999999");
+  const std::string text = GENERATE(as<std::string>{}, "", "-1", "+1", " 1", "1 ", "\t1", "123abc", "1,1", "1, 1",
+                                    "0x10", "1.0", "1e3", "18446744073709551616", "99999999999999999999999");
   INFO(text);
   CHECK(parse_content_length(text) == std::nullopt);
 }
@@ -121,8 +120,8 @@ TEST_CASE("connection_lists_fields: only options are nothing to remember", "[htt
 
 TEST_CASE("drop_listed_field: the client may drop its own fields, never Host nor a module's", "[http]") {
   CHECK(drop_listed_field("close, X-Debug", "x-debug", true));
-  CHECK(drop_listed_field("Cookie", "Cookie", true));  // the client's own cookie, its choice
-  CHECK_FALSE(drop_listed_field("Cookie", "Cookie", false));        // set or changed by a module
+  CHECK(drop_listed_field("Cookie", "Cookie", true));         // the client's own cookie, its choice
+  CHECK_FALSE(drop_listed_field("Cookie", "Cookie", false));  // set or changed by a module
   CHECK_FALSE(drop_listed_field("X-Remote-User", "X-Remote-User", false));
   CHECK_FALSE(drop_listed_field("Host", "host", true));
   CHECK_FALSE(drop_listed_field("close, keep-alive", "X-Debug", true));  // not listed

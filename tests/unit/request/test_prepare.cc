@@ -91,9 +91,9 @@ TEST_CASE("prepare: bad framing is refused before anything is sent", "[request]"
     int status;
   };
   const Row rows[] = {
-      {"gzip", std::nullopt, 0, 400},         {"chunked, gzip", std::nullopt, 0, 400},
-      {std::nullopt, "-1", 0, 400},           {std::nullopt, "1 2", 0, 400},
-      {std::nullopt, "", 0, 400},             {std::nullopt, "99999999999999999999999", 0, 400},
+      {"gzip", std::nullopt, 0, 400},    {"chunked, gzip", std::nullopt, 0, 400},
+      {std::nullopt, "-1", 0, 400},      {std::nullopt, "1 2", 0, 400},
+      {std::nullopt, "", 0, 400},        {std::nullopt, "99999999999999999999999", 0, 400},
       {std::nullopt, "1001", 1000, 413},
   };
   for (const auto& row : rows) {
@@ -126,9 +126,12 @@ TEST_CASE("prepare: hop-by-hop headers go; a Connection-listed field only if the
   const std::vector<ajp::Header> listed = {{"X-Client", "mine"}, {"Host", "h"}, {"X-Auth", "forged"}};
   c.head.client_connection = "close, X-Client, Host, X-Auth";
   c.head.client_listed = listed;
-  c.fr.headers = {{"Host", "h"},           {"Connection", "close, X-Client, Host, X-Auth"},
-                  {"Keep-Alive", "5"},     {"X-Client", "mine"},
-                  {"X-Auth", "set by httpd"}, {"Cookie", "a=1"}};
+  c.fr.headers = {{"Host", "h"},
+                  {"Connection", "close, X-Client, Host, X-Auth"},
+                  {"Keep-Alive", "5"},
+                  {"X-Client", "mine"},
+                  {"X-Auth", "set by httpd"},
+                  {"Cookie", "a=1"}};
   CHECK_FALSE(c.run());
   // X-Client goes (the client's own hop-by-hop field); Host never; X-Auth was changed by httpd.
   CHECK(c.names() == std::vector<std::string>{"Host", "X-Auth", "Cookie"});

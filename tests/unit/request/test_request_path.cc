@@ -158,7 +158,9 @@ class Env final : public request::Env, public log::Sink {
     return label;
   }
   std::string_view secret_of(int) override { return "s3cret"; }
-  void chose(int m, const balance::Choice& choice) override { chosen.push_back({m, choice.sticky, choice.route_changed}); }
+  void chose(int m, const balance::Choice& choice) override {
+    chosen.push_back({m, choice.sticky, choice.route_changed});
+  }
   void transition(int m, const health::Transition& t) override {
     if (t.changed) transitions.push_back(m);
   }
@@ -344,7 +346,7 @@ TEST_CASE("request path: failure class x method x body", "[request]") {
     CHECK(rig.slot(1).busy == 0);
     if (row.body) CHECK(rig.client.prefetch_limit == 100);
     // Every failure names the member, its address and the cause, at a level by its blame.
-    const log::Level level = row.blamed                  ? log::Level::Error
+    const log::Level level = row.blamed                    ? log::Level::Error
                              : row.fault == Fault::Invalid ? log::Level::Warning
                                                            : log::Level::Info;
     CHECK(rig.env.logged(level, "member m0 (127.0.0.1:8000) of balancer app: "));

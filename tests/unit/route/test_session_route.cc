@@ -15,8 +15,8 @@ using idmb::route::sets_session_cookie;
 
 namespace {
 
-std::vector<std::string> routes(std::string_view path, std::string_view cookie,
-                                std::string_view name = "JSESSIONID", std::string_view param = "jsessionid") {
+std::vector<std::string> routes(std::string_view path, std::string_view cookie, std::string_view name = "JSESSIONID",
+                                std::string_view param = "jsessionid") {
   std::vector<std::string> out;
   for (std::string_view r : session_routes(path, cookie, name, param)) out.emplace_back(r);
   return out;
@@ -37,7 +37,7 @@ TEST_CASE("route_of", "[route]") {
       {"", ""},
       {".", ""},
       {"..", ""},
-      {"abc.t1.x", ""},      // jvmRoute has no '.', so this names no member
+      {"abc.t1.x", ""},  // jvmRoute has no '.', so this names no member
       {"abc..t1", ""},
       {"abc.t 1", ""},
       {"abc.t1 ", ""},
@@ -116,23 +116,23 @@ TEST_CASE("session_routes: path parameter", "[route]") {
       {"/app/x.jsp;jsessionid=abc.t1?a=b", {"t1"}},
       {"/app/x.jsp;jsessionid=abc.t1;other=1", {"t1"}},
       {"/app/x.jsp;other=1;jsessionid=abc.t1", {"t1"}},
-      {"/app;jsessionid=abc.t1/x.jsp", {"t1"}},            // middle segment
+      {"/app;jsessionid=abc.t1/x.jsp", {"t1"}},  // middle segment
       {"/app;jsessionid=abc.t1;v=2/x.jsp", {"t1"}},
-      {"/app/x.jsp?jsessionid=abc.t1", {}},                 // a query parameter is not a path one
-      {"/app/x.jsp?a=1;jsessionid=abc.t1", {}},             // after '?' is the query
+      {"/app/x.jsp?jsessionid=abc.t1", {}},      // a query parameter is not a path one
+      {"/app/x.jsp?a=1;jsessionid=abc.t1", {}},  // after '?' is the query
       {"/app/x.jsp;jsessionid=abc.t1?;jsessionid=def.t2", {"t1"}},
       {"/app/x.jsp;jsessionid=abc", {}},
       {"/app/x.jsp;jsessionid=", {}},
       {"/app/x.jsp;jsessionid", {}},
       {"/app/x.jsp;jsessionid=abc.", {}},
       {"/app/x.jsp;jsessionid=?x", {}},
-      {"/app/x.jsp;JSESSIONID=abc.t1", {}},                 // case-sensitive
+      {"/app/x.jsp;JSESSIONID=abc.t1", {}},  // case-sensitive
       {"/app/x.jsp;jsessionidx=abc.t1", {}},
       {"/app/x.jsp;xjsessionid=abc.t1", {}},
-      {"/app/jsessionid=abc.t1", {}},                       // needs the ';'
+      {"/app/jsessionid=abc.t1", {}},  // needs the ';'
       {"/app/x.jsp;;jsessionid=abc.t1", {"t1"}},
       {"/app/x.jsp;jsessionid=abc.t1.x", {}},
-      {"/app/x.jsp;jsessionid=abc.t%31", {}},               // raw path: no decoding
+      {"/app/x.jsp;jsessionid=abc.t%31", {}},  // raw path: no decoding
       {"/a;jsessionid=x.t1/b;jsessionid=y.t2", {"t1", "t2"}},
       {"/a;jsessionid=bad/b;jsessionid=y.t2", {"t2"}},
       {";jsessionid=x.t1", {"t1"}},
@@ -186,21 +186,30 @@ TEST_CASE("session_routes: very long and hostile inputs stay linear", "[route]")
       {"100 KB route with a bad last char", "/", "JSESSIONID=x." + long_route + "!", {}},
       {"only separators", std::string(kLong, ';'), std::string(kLong, ';'), {}},
       {"only commas and spaces", "/", std::string(kLong, ','), {}},
-      {"names without '='", "/", [] {
+      {"names without '='",
+       "/",
+       [] {
          std::string s;
          while (s.size() < kLong) s += "JSESSIONID ";
          return s;
-       }(), {}},
-      {"near-miss path parameters", [] {
+       }(),
+       {}},
+      {"near-miss path parameters",
+       [] {
          std::string s = "/";
          while (s.size() < kLong) s += ";jsessionid;jsessionidx=";
          return s;
-       }(), "", {}},
-      {"many short cookies", "/", [] {
+       }(),
+       "",
+       {}},
+      {"many short cookies",
+       "/",
+       [] {
          std::string s;
          while (s.size() < kLong) s += "JSESSIONID=a.t1; ";
          return s;
-       }(), {}},  // expected filled below
+       }(),
+       {}},  // expected filled below
   };
   for (const auto& c : cases) {
     INFO(c.name);
@@ -224,7 +233,7 @@ TEST_CASE("sets_session_cookie: a non-empty value of that cookie opens a session
   CHECK(sets_session_cookie(" JSESSIONID = \"ABC.t1\" ;Secure", "JSESSIONID"));
   CHECK_FALSE(sets_session_cookie("JSESSIONID=; Max-Age=0; Path=/app", "JSESSIONID"));  // cleared
   CHECK_FALSE(sets_session_cookie("JSESSIONID=\"\"", "JSESSIONID"));
-  CHECK_FALSE(sets_session_cookie("jsessionid=ABC.t1", "JSESSIONID"));  // names are case-sensitive
+  CHECK_FALSE(sets_session_cookie("jsessionid=ABC.t1", "JSESSIONID"));           // names are case-sensitive
   CHECK_FALSE(sets_session_cookie("OTHER=1; JSESSIONID=ABC.t1", "JSESSIONID"));  // an attribute, not the pair
   CHECK_FALSE(sets_session_cookie("XJSESSIONID=ABC.t1", "JSESSIONID"));
   CHECK_FALSE(sets_session_cookie("JSESSIONID", "JSESSIONID"));

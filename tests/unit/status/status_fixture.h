@@ -114,9 +114,7 @@ inline Snapshot fixed_snapshot() {
   return s;
 }
 
-inline std::filesystem::path data_dir() {
-  return std::filesystem::path(IDMB_TEST_DATA_DIR) / "status";
-}
+inline std::filesystem::path data_dir() { return std::filesystem::path(IDMB_TEST_DATA_DIR) / "status"; }
 
 inline std::string read_file(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);

@@ -94,8 +94,8 @@ TEST_CASE("parse_form: decoding", "[status]") {
 }
 
 TEST_CASE("parse_form: refusals", "[status]") {
-  for (std::string_view bad : {"a=%", "a=%4", "a=%zz", "a=%4g", "a%=1", "a=1%", "a=%%41", "=1", "%00=1", "a=%00",
-                               "a=1&a=2", "a=1&b=2&a=1"}) {
+  for (std::string_view bad :
+       {"a=%", "a=%4", "a=%zz", "a=%4g", "a%=1", "a=1%", "a=%%41", "=1", "%00=1", "a=%00", "a=1&a=2", "a=1&b=2&a=1"}) {
     INFO(std::string(bad));
     CHECK_FALSE(parse_form(bad).ok());
   }
@@ -152,25 +152,25 @@ TEST_CASE("parse_command: valid commands", "[status]") {
 
 TEST_CASE("parse_command: refusals", "[status]") {
   for (std::string_view bad : {
-           "member=t1&action=stop",                     // no balancer
-           "balancer=&member=t1&action=stop",           // empty balancer
-           "balancer=lb&action=stop",                   // member action without member
-           "balancer=lb&factor=3",                      // factor without member
-           "balancer=lb&member=t1",                     // nothing to do
-           "balancer=lb",                               // nothing to do
-           "balancer=lb&member=t1&action=Stop",         // names are exact
-           "balancer=lb&member=t1&action=delete",       // unknown action
-           "balancer=lb&member=t1&action=",             // empty action
-           "balancer=lb&member=t1&factor=0",            // factor bounds
+           "member=t1&action=stop",                // no balancer
+           "balancer=&member=t1&action=stop",      // empty balancer
+           "balancer=lb&action=stop",              // member action without member
+           "balancer=lb&factor=3",                 // factor without member
+           "balancer=lb&member=t1",                // nothing to do
+           "balancer=lb",                          // nothing to do
+           "balancer=lb&member=t1&action=Stop",    // names are exact
+           "balancer=lb&member=t1&action=delete",  // unknown action
+           "balancer=lb&member=t1&action=",        // empty action
+           "balancer=lb&member=t1&factor=0",       // factor bounds
            "balancer=lb&member=t1&factor=101",
            "balancer=lb&member=t1&factor=-1",
            "balancer=lb&member=t1&factor=1.5",
            "balancer=lb&member=t1&factor=",
            "balancer=lb&member=t1&factor=99999999999999999999999",
-           "balancer=lb&method=random",                 // unknown method
+           "balancer=lb&method=random",  // unknown method
            "balancer=lb&sticky_force=maybe",
            "balancer=lb&member=t1&action=stop&w_status_D=1",  // unknown field
-           "balancer=lb%3Cx&member=t1&action=stop",     // invalid name
+           "balancer=lb%3Cx&member=t1&action=stop",           // invalid name
            "balancer=lb&member=t1%22&action=stop",
        }) {
     INFO(std::string(bad));
@@ -181,29 +181,29 @@ TEST_CASE("parse_command: refusals", "[status]") {
 }
 
 TEST_CASE("same_origin", "[status]") {
-  CHECK(same_origin("", "example.org"));                                // absent header
-  CHECK(same_origin("https://example.org", "example.org"));             // Origin
-  CHECK(same_origin("https://Example.ORG", "example.org"));             // host case-insensitive
+  CHECK(same_origin("", "example.org"));                     // absent header
+  CHECK(same_origin("https://example.org", "example.org"));  // Origin
+  CHECK(same_origin("https://Example.ORG", "example.org"));  // host case-insensitive
   CHECK(same_origin("http://example.org:8080", "example.org:8080"));
   CHECK(same_origin("http://example.org:8080/balancer-manager?x=1", "example.org:8080"));  // Referer
   CHECK(same_origin("http://example.org/a/b#frag", "example.org"));
   CHECK(same_origin("http://example.org?q", "example.org"));
   CHECK(same_origin("http://[::1]:8080/m", "[::1]:8080"));
-  CHECK(same_origin("http://example.org", "example.org:80"));           // default ports
+  CHECK(same_origin("http://example.org", "example.org:80"));  // default ports
   CHECK(same_origin("https://example.org:443/x", "example.org"));
   CHECK(same_origin("http://user:pw@example.org/", "example.org"));
-  CHECK(same_origin("http://example.org:080", "example.org:80"));      // the same port number
+  CHECK(same_origin("http://example.org:080", "example.org:80"));  // the same port number
   CHECK(same_origin("http://example.org:0080", "example.org"));
 
-  CHECK_FALSE(same_origin("null", "example.org"));                     // sandboxed/opaque origin
-  CHECK_FALSE(same_origin("https://evil.example", "example.org"));      // other host
+  CHECK_FALSE(same_origin("null", "example.org"));                  // sandboxed/opaque origin
+  CHECK_FALSE(same_origin("https://evil.example", "example.org"));  // other host
   CHECK_FALSE(same_origin("https://example.org.evil.example", "example.org"));
   CHECK_FALSE(same_origin("http://example.org:8081", "example.org:8080"));  // other port
   CHECK_FALSE(same_origin("http://example.org:8080", "example.org"));
-  CHECK_FALSE(same_origin("http://example.org", "example.org:443"));    // not http's default
+  CHECK_FALSE(same_origin("http://example.org", "example.org:443"));  // not http's default
   CHECK_FALSE(same_origin("https://example.org", "example.org:80"));
-  CHECK_FALSE(same_origin("http://example.org", ""));                  // no Host
-  CHECK_FALSE(same_origin("example.org", "example.org"));              // not a URL
+  CHECK_FALSE(same_origin("http://example.org", ""));      // no Host
+  CHECK_FALSE(same_origin("example.org", "example.org"));  // not a URL
   CHECK_FALSE(same_origin("//example.org", "example.org"));
   CHECK_FALSE(same_origin("http://", "example.org"));
   CHECK_FALSE(same_origin("http://example.org:80x", "example.org"));

@@ -28,8 +28,8 @@ std::size_t count(const std::string& text, std::string_view needle) {
 }
 
 const PromSample& find_sample(const std::vector<PromSample>& samples, std::string_view name,
-                              const std::string& balancer, const std::string& member,
-                              std::string_view extra_key = {}, std::string_view extra_value = {}) {
+                              const std::string& balancer, const std::string& member, std::string_view extra_key = {},
+                              std::string_view extra_value = {}) {
   for (const PromSample& s : samples) {
     if (s.name != name || s.labels.at("balancer") != balancer || s.labels.at("member") != member) continue;
     if (!extra_key.empty() && s.labels.at(std::string(extra_key)) != extra_value) continue;
@@ -43,9 +43,7 @@ const PromSample& find_sample(const std::vector<PromSample>& samples, std::strin
 
 TEST_CASE("golden: JSON", "[status]") { check_golden("snapshot.json", render_json(fixed_snapshot())); }
 
-TEST_CASE("golden: Prometheus", "[status]") {
-  check_golden("snapshot.prom", render_prometheus(fixed_snapshot()));
-}
+TEST_CASE("golden: Prometheus", "[status]") { check_golden("snapshot.prom", render_prometheus(fixed_snapshot())); }
 
 TEST_CASE("golden: HTML manager page", "[status]") {
   check_golden("snapshot.html", render_html(fixed_snapshot(), manager_options()));
@@ -71,7 +69,7 @@ TEST_CASE("JSON parses and carries the snapshot", "[status]") {
   CHECK(op["mounts"].arr[1].s == "/idm/admin/*.jsp");
   REQUIRE(op["members"].arr.size() == 2);
   const Json& t2 = op["members"].arr[1];
-  CHECK(t2["name"].s == kEvilName);   // escaped on the wire, intact once parsed
+  CHECK(t2["name"].s == kEvilName);  // escaped on the wire, intact once parsed
   CHECK(t2["route"].s == kEvilRoute);
   CHECK(t2["address"].s == "[::1]:8010");
   CHECK(t2["activation"].s == "disabled");
@@ -93,10 +91,29 @@ TEST_CASE("JSON parses and carries the snapshot", "[status]") {
   // The member keys in schema order.
   std::vector<std::string> keys;
   for (const auto& [k, v] : t1.obj) keys.push_back(k);
-  CHECK(keys == std::vector<std::string>{"name", "route", "address", "domain", "redirect", "activation", "state",
-                                         "state_since_ms", "factor", "busy", "requests", "errors", "errors_total",
-                                         "bytes_in", "bytes_out", "sticky_hits", "last_error", "last_error_ms", "secret_refused_ms",
-                                         "last_sticky_ms", "last_probe_ms", "last_probe_ok", "drained"});
+  CHECK(keys == std::vector<std::string>{"name",
+                                         "route",
+                                         "address",
+                                         "domain",
+                                         "redirect",
+                                         "activation",
+                                         "state",
+                                         "state_since_ms",
+                                         "factor",
+                                         "busy",
+                                         "requests",
+                                         "errors",
+                                         "errors_total",
+                                         "bytes_in",
+                                         "bytes_out",
+                                         "sticky_hits",
+                                         "last_error",
+                                         "last_error_ms",
+                                         "secret_refused_ms",
+                                         "last_sticky_ms",
+                                         "last_probe_ms",
+                                         "last_probe_ok",
+                                         "drained"});
   // Nothing HTML-active survives on the wire.
   CHECK(text.find('<') == std::string::npos);
   CHECK(text.find('>') == std::string::npos);
@@ -162,8 +179,8 @@ TEST_CASE("Prometheus: one HELP and TYPE per family, escaped labels", "[status]"
   for (std::string_view family :
        {"idmbalance_member_requests_total", "idmbalance_member_errors_total", "idmbalance_member_bytes_in_total",
         "idmbalance_member_bytes_out_total", "idmbalance_member_sticky_hits_total", "idmbalance_member_busy",
-        "idmbalance_member_factor", "idmbalance_member_up", "idmbalance_member_state",
-        "idmbalance_member_activation", "idmbalance_member_drained"}) {
+        "idmbalance_member_factor", "idmbalance_member_up", "idmbalance_member_state", "idmbalance_member_activation",
+        "idmbalance_member_drained"}) {
     INFO(std::string(family));
     CHECK(count(text, "# HELP " + std::string(family) + " ") == 1);
     CHECK(count(text, "# TYPE " + std::string(family) + " ") == 1);
@@ -195,11 +212,14 @@ TEST_CASE("HTML escapes every value", "[status]") {
 
   CHECK(html_escape("&<>\"'") == "&amp;&lt;&gt;&quot;&#39;");
   CHECK(html_escape("caf\xc3\xa9") == "caf\xc3\xa9");
-  CHECK(html_escape("a\xff" "b") == "a\xef\xbf\xbd" "b");
+  CHECK(html_escape("a\xff"
+                    "b") ==
+        "a\xef\xbf\xbd"
+        "b");
   CHECK(html_escape("\xe0\x80\xaf") == "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");  // overlong '/'
   CHECK(html_escape("\xed\xa0\x80") == "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");  // surrogate
   CHECK(html_escape("\xf0\x9f\x98\x80") == "\xf0\x9f\x98\x80");
-  CHECK(html_escape("\xe2\x82") == "\xef\xbf\xbd\xef\xbf\xbd");                  // truncated
+  CHECK(html_escape("\xe2\x82") == "\xef\xbf\xbd\xef\xbf\xbd");  // truncated
 }
 
 TEST_CASE("HTML: manager forms, read-only page has none", "[status]") {

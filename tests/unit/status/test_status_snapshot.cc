@@ -151,7 +151,7 @@ TEST_CASE("drained: disabled, idle, and quiet long enough", "[status]") {
   CHECK_FALSE(drained());
   a.last_sticky_ms = 0;
   a.activation = static_cast<std::uint32_t>(config::Activation::Stopped);
-  CHECK_FALSE(drained());  // only a disabled member drains
+  CHECK_FALSE(drained());                                                           // only a disabled member drains
   CHECK_FALSE(take_snapshot({src}, kNow, kQuiet).balancers[0].members[1].drained);  // active
 
   CHECK(is_drained("disabled", 0, 1, 100, 99));

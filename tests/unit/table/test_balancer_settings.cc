@@ -49,7 +49,7 @@ TEST_CASE("Balancer settings: add, find, runtime edits, carry-over by name", "[t
   auto* self2 = *settings.add(balancer("selfservice", config::Method::Requests, false));
   auto* fresh = *settings.add(balancer("new", config::Method::Requests, true));
   settings.carry_over_from(*attached);
-  CHECK(table::method_of(*op2) == config::Method::P2C);      // runtime edit kept
+  CHECK(table::method_of(*op2) == config::Method::P2C);  // runtime edit kept
   CHECK(op2->sticky_force.load() == 1);
   CHECK(table::method_of(*self2) == config::Method::Requests);  // config edit wins
   CHECK(fresh->sticky_force.load() == 1);

@@ -133,8 +133,9 @@ TEST_CASE("carry_over_from carries every MemberSlot field but the listed ones", 
   MemberSlot* to = *new_table.add("lb", "t1", "t1", from->configured_activation, from->configured_factor);
   new_table.carry_over_from(old_table);
 
-  INFO("MemberSlot bytes not carried over a graceful restart: carry the field there in "
-       "WorkerTable::carry_over_from, or list it in this test with why");
+  INFO(
+      "MemberSlot bytes not carried over a graceful restart: carry the field there in "
+      "WorkerTable::carry_over_from, or list it in this test with why");
   const std::string missing = forgotten(*from, *to, kMemberNotCarried);
   CAPTURE(missing);
   CHECK(missing.empty());
@@ -164,8 +165,9 @@ TEST_CASE("BalancerSettings::carry_over_from carries every BalancerSlot field bu
   BalancerSlot* to = *new_settings.add(config);
   new_settings.carry_over_from(*BalancerSettings::attach(old_memory.span()));
 
-  INFO("BalancerSlot bytes not carried over a graceful restart: carry the field there in "
-       "BalancerSettings::carry_over_from, or list it in this test with why");
+  INFO(
+      "BalancerSlot bytes not carried over a graceful restart: carry the field there in "
+      "BalancerSettings::carry_over_from, or list it in this test with why");
   const std::string missing = forgotten(*from, *to, kBalancerNotCarried);
   CAPTURE(missing);
   CHECK(missing.empty());

@@ -158,7 +158,9 @@ TEST_CASE("concurrent writers lose nothing beyond the ring size", "[health][tabl
 
   // Each event's time encodes its writer and index, and so does its text: a reader that got
   // a mix of two events would see them disagree.
-  const auto text_for = [](std::int64_t code) { return numbered("w", code / 100000).append(" i").append(std::to_string(code % 100000)); };
+  const auto text_for = [](std::int64_t code) {
+    return numbered("w", code / 100000).append(" i").append(std::to_string(code % 100000));
+  };
   std::atomic<bool> reading{false};
   std::thread reader([&] {
     reading.store(true);

@@ -180,8 +180,7 @@ TEST_CASE("add: names at the size limit", "[table]") {
   CHECK(std::string((*ok)->route) == max);
   CHECK(table.find(max, max) == *ok);
 
-  for (const auto& [b, m, r] : {std::tuple{over, name_of(1), name_of(1)},
-                                std::tuple{name_of(1), over, name_of(1)},
+  for (const auto& [b, m, r] : {std::tuple{over, name_of(1), name_of(1)}, std::tuple{name_of(1), over, name_of(1)},
                                 std::tuple{name_of(1), name_of(1), over}}) {
     const auto rejected = table.add(b, m, r, kActive, 1);
     REQUIRE_FALSE(rejected.ok());
@@ -269,9 +268,7 @@ TEST_CASE("attach rejects foreign or damaged memory", "[table]") {
     h.event_capacity = kEventRingSize * 2;
     expect_error(memory.span(), "event ring");
   }
-  SECTION("memory smaller than the header") {
-    expect_error(memory.span().first(sizeof(TableHeader) - 1), "header");
-  }
+  SECTION("memory smaller than the header") { expect_error(memory.span().first(sizeof(TableHeader) - 1), "header"); }
   SECTION("memory smaller than the capacity") {
     expect_error(memory.span().first(WorkerTable::bytes_needed(4) - 1), "capacity 4");
   }

@@ -135,8 +135,8 @@ TEST_CASE("forked processes count into one table without losing a count", "[tabl
   }
 
   // What the children should have added, member by member.
-  std::uint64_t requests[kMembers] = {}, bytes_out[kMembers] = {}, bytes_in[kMembers] = {},
-                sticky[kMembers] = {}, errors[kMembers][kErrorClassCount] = {};
+  std::uint64_t requests[kMembers] = {}, bytes_out[kMembers] = {}, bytes_in[kMembers] = {}, sticky[kMembers] = {},
+                errors[kMembers][kErrorClassCount] = {};
   for (int c = 0; c < kChildren; ++c) {
     for (std::uint64_t i = 0; i < kIterations; ++i) {
       const std::size_t m = (i + static_cast<std::uint64_t>(c)) % kMembers;

@@ -3,7 +3,10 @@
 
 #include "idmb/log_format.h"
 
-static_assert(idmb::is_apr_format("member %s (%s): %d, %u ms, %ld, %" "lu" ", 100%%"));
+static_assert(
+    idmb::is_apr_format("member %s (%s): %d, %u ms, %ld, %"
+                        "lu"
+                        ", 100%%"));
 static_assert(!idmb::is_apr_format("no usable member (%zu tried)"));
 
 TEST_CASE("APR log formats: printf-only length modifiers are refused", "[log]") {

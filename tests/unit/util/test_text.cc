@@ -21,7 +21,12 @@ TEST_CASE("quoted: as it is, or cut and made printable", "[util][text]") {
   CHECK(quoted(long_value, {.max_bytes = 64}) == "'" + std::string(64, 'x') + "...'");
   CHECK(quoted(std::string(64, 'x'), {.max_bytes = 64}) == "'" + std::string(64, 'x') + "'");
 
-  CHECK(quoted("a\r\nb\x7f\xc3\xa9", {.printable = true}) == "'a" "??" "b" "??" "?'");
+  CHECK(quoted("a\r\nb\x7f\xc3\xa9", {.printable = true}) ==
+        "'a"
+        "??"
+        "b"
+        "??"
+        "?'");
   CHECK(quoted("a\r\nb", {.max_bytes = 2, .printable = true}) == "'a?...'");
 }
 
