@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from httpd_conf import HttpdConfig
-from procs import all_pids, pid_alive, pids_with_arg, port_open, proc_cmdline, proc_ppid, terminate_pids, wait_for
+from procs import (all_pids, pid_alive, pids_with_arg, port_open, proc_cmdline, proc_ppid,
+                   terminate_pids, wait_for)
 from workdirs import REPO, file_size, mkdirs, run_dir, tail
 
 APACHE_BIN = Path(os.environ.get("IDMB_APACHE2", "/usr/sbin/apache2"))
@@ -127,6 +128,11 @@ class Httpd:
     def pidfile(self) -> Path:
         return self.root / "run" / "httpd.pid"
 
+    @property
+    def jk_log(self) -> Path:
+        """mod_jk's own log (the jk front end)."""
+        return self.config.jk_log_path
+
     def url(self, path: str = "/") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
@@ -137,6 +143,8 @@ class Httpd:
         mkdirs(self.root, self.root / "conf", self.root / "logs", self.root / "run",
                self.root / "htdocs")
         self.conf_path.write_text(text if text is not None else self.config.render())
+        for path, body in self.config.files().items():
+            path.write_text(body)
         return self.conf_path
 
     def _cmd(self, *args: str, conf: Optional[Path] = None) -> List[str]:

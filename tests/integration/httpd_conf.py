@@ -1,5 +1,7 @@
 """The httpd configuration model (Balancer, Member, Mount, VHost, HttpdConfig) and its rendering
-for each front end: our Idm* directives, or the mod_proxy_ajp equivalent.
+for each front end: our Idm* directives, the mod_proxy_ajp equivalent, or mod_jk (its
+workers.properties and JkMount; the benchmark's anchor). Any other front end name (the
+benchmark's "static") loads no balancer module and takes no balancers.
 
 Part of the integration harness (stack.py re-exports every name). Stdlib only.
 """
@@ -7,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 APACHE_MODULES = Path("/usr/lib/apache2/modules")
 
@@ -56,6 +58,9 @@ class Balancer:
     pool_size: Optional[int] = None
     packet_size: Optional[int] = None
     extra: str = ""  # extra lines inside <IdmBalancer> (idmbalance front end only)
+    # The anchors' session affinity: mod_proxy_balancer's stickysession=JSESSIONID|jsessionid,
+    # mod_jk's sticky_session. mod_idmbalance's comes from IdmSticky (on by default), not this.
+    sticky: bool = False
 
 
 @dataclasses.dataclass
@@ -80,7 +85,8 @@ class HttpdConfig:
                  mpm: str = "event", balancers: Sequence[Balancer] = (),
                  mounts: Sequence[Mount] = (), vhosts: Sequence[VHost] = (), extra: str = "",
                  threads_per_child: int = 16, start_servers: int = 2,
-                 log_level: Optional[str] = None):
+                 log_level: Optional[str] = None, fixed_processes: bool = False,
+                 access_log: bool = True):
         self.root = root
         self.port = port
         self.frontend = frontend
@@ -93,8 +99,28 @@ class HttpdConfig:
         self.threads_per_child = threads_per_child
         self.start_servers = start_servers
         self.log_level = log_level
+        # start_servers processes from the start and no more, no spare-thread churn (a
+        # benchmark run measures the forwarding, not children being started or stopped).
+        self.fixed_processes = fixed_processes
+        self.access_log = access_log
+        if frontend not in ("idmbalance", "proxy_ajp", "jk") and self.balancers:
+            raise ValueError(f"front end {frontend!r} has no balancer module: no balancers")
 
-    # -- pieces common to both front ends
+    @property
+    def jk_workers_path(self) -> Path:
+        return self.root / "conf" / "workers.properties"
+
+    @property
+    def jk_log_path(self) -> Path:
+        return self.root / "logs" / "mod_jk.log"
+
+    def files(self) -> Dict[Path, str]:
+        """Files the config refers to besides itself (written by Httpd.write): mod_jk's workers."""
+        if self.frontend == "jk":
+            return {self.jk_workers_path: self.render_jk_workers()}
+        return {}
+
+    # -- pieces common to all front ends
     def _modules(self) -> List[str]:
         mods = [f"mpm_{self.mpm}", "authz_core", "authn_core", "authn_file", "auth_basic",
                 "authz_user", "authz_host", "mime", "alias", "dir", "headers", "env"]
@@ -103,9 +129,13 @@ class HttpdConfig:
         if self.frontend == "proxy_ajp":
             mods += ["proxy", "proxy_ajp", "proxy_balancer", "slotmem_shm",
                      "lbmethod_byrequests"]
+        if self.frontend == "jk":
+            mods.append("jk")
         return mods
 
     def _mpm_block(self) -> str:
+        if self.fixed_processes:
+            return self._mpm_block_fixed()
         if self.mpm == "prefork":
             n = max(2, self.start_servers)
             return (f"StartServers {n}\nMinSpareServers {n}\nMaxSpareServers {n * 4}\n"
@@ -115,6 +145,16 @@ class HttpdConfig:
         return (f"StartServers {n}\nServerLimit {n * 2}\nThreadsPerChild {tpc}\n"
                 f"ThreadLimit {tpc}\nMaxRequestWorkers {tpc * n * 2}\n"
                 f"MinSpareThreads {tpc}\nMaxSpareThreads {tpc * n * 2}\n"
+                f"MaxConnectionsPerChild 0\n")
+
+    def _mpm_block_fixed(self) -> str:
+        n = max(1, self.start_servers)
+        if self.mpm == "prefork":
+            return (f"StartServers {n}\nServerLimit {n}\nMaxRequestWorkers {n}\n"
+                    f"MinSpareServers 1\nMaxSpareServers {n}\nMaxConnectionsPerChild 0\n")
+        tpc = self.threads_per_child
+        return (f"StartServers {n}\nServerLimit {n}\nThreadsPerChild {tpc}\nThreadLimit {tpc}\n"
+                f"MaxRequestWorkers {n * tpc}\nMinSpareThreads 1\nMaxSpareThreads {n * tpc}\n"
                 f"MaxConnectionsPerChild 0\n")
 
     def _log_level(self) -> str:
@@ -182,7 +222,8 @@ class HttpdConfig:
                 if b.packet_size:
                     params.append(f"iobuffersize={b.packet_size}")
                 out.append(f"    BalancerMember {m.url} " + " ".join(params))
-            out.append("    ProxySet lbmethod=byrequests")
+            out.append("    ProxySet lbmethod=byrequests"
+                       + (" stickysession=JSESSIONID|jsessionid" if b.sticky else ""))
             out.append("</Proxy>")
         return "\n".join(out) + "\n"
 
@@ -208,9 +249,53 @@ class HttpdConfig:
                 lines.append(f'ProxyPass "{p}" "balancer://{m.balancer}{p}" mapping=servlet')
         return "\n".join(lines) + "\n"
 
+    def _render_balancers_jk(self) -> str:
+        # JkLogLevel error: any line in mod_jk.log is a problem worth reporting.
+        return (f'JkWorkersFile "{self.jk_workers_path}"\nJkShmFile "{self.root}/run/jk.shm"\n'
+                f'JkLogFile "{self.jk_log_path}"\nJkLogLevel error\n')
+
+    def render_jk_workers(self) -> str:
+        """workers.properties: one lb worker per balancer, one ajp13 worker per member."""
+        def ms(d: str) -> int:
+            return int(parse_duration_s(d) * 1000)
+        lines = ["worker.list=" + ",".join(b.name for b in self.balancers)]
+        for b in self.balancers:
+            lines += [f"worker.{b.name}.type=lb",
+                      f"worker.{b.name}.balance_workers={','.join(m.name for m in b.members)}",
+                      f"worker.{b.name}.sticky_session={'true' if b.sticky else 'false'}"]
+            for m in b.members:
+                w = f"worker.{m.name}"
+                lines += [f"{w}.type=ajp13", f"{w}.host={m.host}", f"{w}.port={m.port}"]
+                for key, value in (("secret", m.secret or b.secret),
+                                   ("route", m.route if m.route != m.name else None),
+                                   ("connect_timeout", b.connect_timeout and ms(b.connect_timeout)),
+                                   ("reply_timeout", b.reply_timeout and ms(b.reply_timeout)),
+                                   ("ping_timeout", b.ping_timeout and ms(b.ping_timeout)),
+                                   ("connection_pool_size", b.pool_size),
+                                   ("connection_pool_timeout", b.pool_idle_timeout
+                                    and max(1, round(parse_duration_s(b.pool_idle_timeout)))),
+                                   ("max_packet_size", b.packet_size)):
+                    if value:
+                        lines.append(f"{w}.{key}={value}")
+        return "\n".join(lines) + "\n"
+
+    @staticmethod
+    def _render_mounts_jk(mounts: Sequence[Mount]) -> str:
+        return "".join(f"{'JkUnMount' if m.unmount else 'JkMount'} {m.pattern} {m.balancer}\n"
+                       for m in mounts)
+
+    def _render_balancers(self) -> str:
+        if self.frontend == "idmbalance":
+            return self._render_balancers_idmb()
+        if self.frontend == "jk":
+            return self._render_balancers_jk()
+        return self._render_balancers_proxy()
+
     def render_mounts(self, mounts: Sequence[Mount]) -> str:
         if self.frontend == "idmbalance":
             return self._render_mounts_idmb(mounts)
+        if self.frontend == "jk":
+            return self._render_mounts_jk(mounts)
         return self._render_mounts_proxy(mounts)
 
     def _ssl_block(self, ssl: dict) -> str:
@@ -226,6 +311,7 @@ class HttpdConfig:
 
     def render(self) -> str:
         r = self.root
+        access = f'CustomLog "{r}/logs/access.log" idmb' if self.access_log else "# (no access log)"
         parts = [f"""# Generated by tests/integration/stack.py (front end: {self.frontend})
 ServerRoot "{r}"
 DefaultRuntimeDir "{r}/run"
@@ -246,7 +332,7 @@ Group www-data
 ErrorLog "{r}/logs/error.log"
 LogLevel {self._log_level()}
 LogFormat "%h %l %u %t \\"%r\\" %>s %b %D \\"%{{X-Route}}o\\" pid=%P" idmb
-CustomLog "{r}/logs/access.log" idmb
+{access}
 TypesConfig /etc/mime.types
 DocumentRoot "{r}/htdocs"
 <Directory />
@@ -265,10 +351,7 @@ MaxKeepAliveRequests 1000
             parts.append(f"SSLSessionCache shmcb:{r}/run/ssl_scache(512000)\n"
                          "SSLProtocol all -SSLv3\nSSLRandomSeed startup builtin\n")
         parts.append("\n# --- balancers\n")
-        if self.frontend == "idmbalance":
-            parts.append(self._render_balancers_idmb())
-        else:
-            parts.append(self._render_balancers_proxy())
+        parts.append(self._render_balancers())
         if self.frontend == "proxy_ajp":
             # mod_proxy merges the main server's ProxyPass list in *before* a vhost's own
             # (ProxyPassInherit does not change that in 2.4.71), so a vhost could not override

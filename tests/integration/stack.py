@@ -46,12 +46,12 @@ from httpd import (APACHE_BIN, FRONTENDS, Httpd, apache_env, frontend_from_env, 
 from httpd_conf import (APACHE_MODULES, Balancer, HttpdConfig, Member, Mount, VHost,
                         parse_duration_s)
 from pki import HTPASSWD_PASSWORD, HTPASSWD_USER, make_pki, write_htpasswd
-from procs import (TCP_STATES, all_pids, backend_connection_counts, free_port, free_ports, log,
-                   pid_alive, pids_with_arg, port_open, proc_cmdline, proc_ppid, proc_status_kb,
-                   signal_pid, tcp_sockets, terminate_pids, wait_for)
+from procs import (TCP_STATES, all_pids, backend_connection_counts, client_sockets, free_port,
+                   free_ports, log, pid_alive, pids_with_arg, port_open, proc_cmdline, proc_ppid,
+                   proc_status_kb, signal_pid, tcp_sockets, terminate_pids, wait_for)
 from tomcat import (CATALINA_HOME, DEFAULT_SECRET, SERVLET_API_JAR, TOMCAT_CONF_DIRS, WEBAPP_SRC,
                     AjpConnector, Tomcat, _find_tomcat_conf, _java_home, build_webapp,
-                    start_tomcats)
+                    cached_webapp, start_tomcats)
 from workdirs import HERE, REPO, RUN_ROOT, default_workdir, file_size, mkdirs, run_dir, tail
 
 __all__ = [
@@ -59,12 +59,12 @@ __all__ = [
     "FRONTENDS", "HERE", "HTPASSWD_PASSWORD", "HTPASSWD_USER", "Httpd", "HttpdConfig", "Member",
     "Mount", "REPO", "RUN_ROOT", "SERVLET_API_JAR", "TCP_STATES", "TOMCAT_CONF_DIRS", "Tomcat",
     "VHost", "WEBAPP_SRC", "_find_tomcat_conf", "_java_home", "all_pids", "apache_env",
-    "backend_connection_counts", "build_webapp", "default_workdir", "file_size", "free_port",
-    "free_ports", "frontend_from_env", "log", "make_pki", "mkdirs", "module_from_env",
-    "parse_duration_s", "pid_alive", "pids_with_arg", "port_open", "proc_cmdline", "proc_ppid",
-    "proc_status_kb", "run_dir", "sanitizer_log_dir", "sanitizer_runtime", "signal_pid",
-    "start_tomcats", "tail", "tcp_sockets", "terminate_pids", "wait_for", "write_htpasswd",
-    "kill_leftovers", "Stack", "DEMO_STATUS_PAGES", "main",
+    "backend_connection_counts", "build_webapp", "cached_webapp", "client_sockets",
+    "default_workdir", "file_size", "free_port", "free_ports", "frontend_from_env", "log",
+    "make_pki", "mkdirs", "module_from_env", "parse_duration_s", "pid_alive", "pids_with_arg",
+    "port_open", "proc_cmdline", "proc_ppid", "proc_status_kb", "run_dir", "sanitizer_log_dir",
+    "sanitizer_runtime", "signal_pid", "start_tomcats", "tail", "tcp_sockets", "terminate_pids",
+    "wait_for", "write_htpasswd", "kill_leftovers", "Stack", "DEMO_STATUS_PAGES", "main",
 ]
 
 

@@ -5,6 +5,7 @@ Part of the integration harness (stack.py re-exports every name). Stdlib only.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import shutil
 import signal
@@ -14,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-from procs import free_port, pid_alive, port_open, signal_pid, terminate_pids, wait_for
+from procs import free_port, log, pid_alive, port_open, signal_pid, terminate_pids, wait_for
 from workdirs import HERE, file_size, mkdirs, tail
 
 WEBAPP_SRC = HERE / "webapp"
@@ -57,6 +58,25 @@ def build_webapp(workdir: Path) -> Dict[str, Path]:
         shutil.copytree(classes, root / "WEB-INF" / "classes")
         shutil.copy(WEBAPP_SRC / webxml, root / "WEB-INF" / "web.xml")
         apps[name] = root
+    return apps
+
+
+
+def cached_webapp(cache: Path) -> Dict[str, Path]:
+    """build_webapp(cache), unless cache already holds a build of the current sources (javac
+    takes several seconds; the benchmark's --quick run is short). Same result as build_webapp."""
+    h = hashlib.sha256()
+    for f in sorted(WEBAPP_SRC.rglob("*")):
+        if f.is_file():
+            h.update(str(f.relative_to(WEBAPP_SRC)).encode() + b"\0" + f.read_bytes())
+    stamp = cache / "sources.sha256"
+    apps = {name: cache / "webapp" / "webapps" / name for name in ("app", "escaped")}
+    if stamp.is_file() and stamp.read_text() == h.hexdigest() and all(p.is_dir() for p in apps.values()):
+        return apps
+    log("building the test webapp")
+    mkdirs(cache)
+    apps = build_webapp(cache)
+    stamp.write_text(h.hexdigest())
     return apps
 
 
