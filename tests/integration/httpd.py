@@ -46,7 +46,6 @@ def module_from_env(frontend: str, required: bool = True) -> Optional[Path]:
     return p
 
 
-
 # A module built with -DIDMB_SANITIZE=ON (build-asan/, tests/sanitize/run.sh) needs libasan
 # loaded first: apache2 is not instrumented, so the runtime is preloaded into it. conftest.py
 # (SanitizerWatch) fails the session on any report in sanitizer_log_dir() or the error logs.

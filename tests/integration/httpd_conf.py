@@ -26,7 +26,6 @@ def parse_duration_s(text: str) -> float:
     return float(t)
 
 
-
 # ---------------------------------------------------------------------------------------------
 # httpd configuration model
 

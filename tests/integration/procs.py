@@ -162,7 +162,6 @@ def backend_connection_counts(port: int) -> Dict[str, int]:
     return counts
 
 
-
 def client_sockets(ports: set) -> Dict[tuple, str]:
     """{(local port, remote port): state code} of the client side of IPv4/IPv6 TCP connections
     to any of `ports` (from /proc/net/tcp*; state "01" is ESTABLISHED, see TCP_STATES)."""

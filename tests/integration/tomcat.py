@@ -61,7 +61,6 @@ def build_webapp(workdir: Path) -> Dict[str, Path]:
     return apps
 
 
-
 def cached_webapp(cache: Path) -> Dict[str, Path]:
     """build_webapp(cache), unless cache already holds a build of the current sources (javac
     takes several seconds; the benchmark's --quick run is short). Same result as build_webapp."""

@@ -40,12 +40,10 @@ def default_workdir() -> Path:
     return run_dir("integration-work")
 
 
-
 def mkdirs(*paths: Path, mode: int = 0o755) -> None:
     for p in paths:
         p.mkdir(parents=True, exist_ok=True)
         os.chmod(p, mode)
-
 
 
 def tail(path: Path, lines: int = 60, since: int = 0) -> str:
