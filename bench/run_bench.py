@@ -133,76 +133,30 @@ def scenarios(conns: int) -> List[Scenario]:
 
 
 # ---------------------------------------------------------------------------------------------
-# httpd configuration: stack.HttpdConfig, plus what the benchmark needs on top of it
-
-
-class BenchHttpdConfig(stack.HttpdConfig):
-    """stack.HttpdConfig with: a fixed process count (no child churn during a run), mod_jk as a
-    third front end ('jk': its directives come in `extra`), mod_proxy_balancer sticky sessions,
-    and no access log (the same for all four; what is measured is the forwarding).
-    TODO(stack.py): sticky sessions, an access_log switch and fixed_processes belong there."""
-
-    def __init__(self, *a, fixed_threads: int, **kw):
-        super().__init__(*a, **kw)
-        self.fixed_threads = fixed_threads
-
-    def _modules(self) -> List[str]:
-        mods = super()._modules()
-        return mods + ["jk"] if self.frontend == "jk" else mods
-
-    def _mpm_block(self) -> str:
-        t = self.fixed_threads
-        return (f"StartServers 2\nServerLimit 2\nThreadsPerChild {t}\nThreadLimit {t}\n"
-                f"MaxRequestWorkers {2 * t}\nMinSpareThreads 1\nMaxSpareThreads {2 * t}\n"
-                f"MaxConnectionsPerChild 0\n")
-
-    def _render_balancers_proxy(self) -> str:
-        text = super()._render_balancers_proxy()
-        return text.replace("    ProxySet lbmethod=byrequests\n",
-                            "    ProxySet lbmethod=byrequests stickysession=JSESSIONID|jsessionid\n")
-
-    def render(self) -> str:
-        text = super().render()
-        access = f'CustomLog "{self.root}/logs/access.log" idmb\n'
-        if access not in text:
-            raise RuntimeError("stack.HttpdConfig.render() changed: CustomLog line not found")
-        return text.replace(access, "# (no access log: bench/run_bench.py)\n")
-
-
-def jk_workers(tomcat_ports: List[int], instant_ports: List[int]) -> str:
-    lines = ["worker.list=tc,inst"]
-    for lb, names, ports in (("tc", ("t1", "t2"), tomcat_ports), ("inst", INSTANT_ROUTES, instant_ports)):
-        lines += [f"worker.{lb}.type=lb", f"worker.{lb}.balance_workers={','.join(names)}",
-                  f"worker.{lb}.sticky_session=true"]
-        for name, port in zip(names, ports):
-            lines += [f"worker.{name}.type=ajp13", f"worker.{name}.host=127.0.0.1",
-                      f"worker.{name}.port={port}", f"worker.{name}.secret={SECRET}"]
-    return "\n".join(lines) + "\n"
+# httpd configuration: rendered by the harness (tests/integration/httpd_conf.py)
 
 
 def make_httpd(setup: str, workdir: Path, module: Path, port: int, tomcat_ports: List[int],
                instant_ports: List[int], threads: int, log_level: str) -> stack.Httpd:
-    root = workdir / f"httpd-{setup}"
-    balancers, mounts, extra = [], [], "MaxKeepAliveRequests 0\n"
-    if setup in ("idmbalance", "proxy_ajp"):
+    """One apache2 per setup, the same apart from the front end: event MPM with a fixed 2
+    children (no child churn during a run), sticky sessions, no access log (the same for all
+    four; what is measured is the forwarding); `static` has no balancer at all."""
+    balancers, mounts = [], []
+    if setup in MODULES:
         balancers = [
             stack.Balancer("tc", [stack.Member(n, p, route=n, secret=SECRET)
-                                  for n, p in zip(("t1", "t2"), tomcat_ports)]),
+                                  for n, p in zip(("t1", "t2"), tomcat_ports)], sticky=True),
             stack.Balancer("inst", [stack.Member(n, p, route=n, secret=SECRET)
-                                    for n, p in zip(INSTANT_ROUTES, instant_ports)]),
+                                    for n, p in zip(INSTANT_ROUTES, instant_ports)], sticky=True),
         ]
         mounts = [stack.Mount("/app/*", "tc"), stack.Mount("/inst/*", "inst")]
-    elif setup == "jk":
-        extra += (f'JkWorkersFile "{root}/conf/workers.properties"\nJkShmFile "{root}/run/jk.shm"\n'
-                  f'JkLogFile "{root}/logs/mod_jk.log"\nJkLogLevel error\n'
-                  "JkMount /app/* tc\nJkMount /inst/* inst\n")
-    cfg = BenchHttpdConfig(root, port, setup, module if setup == "idmbalance" else None,
-                           balancers=balancers, mounts=mounts, extra=extra,
-                           log_level=log_level, fixed_threads=threads)
+    cfg = stack.HttpdConfig(workdir / f"httpd-{setup}", port, setup,
+                            module if setup == "idmbalance" else None,
+                            balancers=balancers, mounts=mounts, extra="MaxKeepAliveRequests 0\n",
+                            log_level=log_level, threads_per_child=threads, start_servers=2,
+                            fixed_processes=True, access_log=False)
     h = stack.Httpd(cfg)
     h.write()
-    if setup == "jk":
-        (h.root / "conf" / "workers.properties").write_text(jk_workers(tomcat_ports, instant_ports))
     static = h.root / "htdocs" / "static"
     stack.mkdirs(static)
     (static / "small.bin").write_bytes(pattern(SMALL))
@@ -211,26 +165,6 @@ def make_httpd(setup: str, workdir: Path, module: Path, port: int, tomcat_ports:
     if r.returncode != 0:
         raise RuntimeError(f"apache2 -t failed for {setup}:\n{r.stdout}{r.stderr}")
     return h
-
-
-def cached_webapp() -> Dict[str, Path]:
-    """stack.build_webapp() into a cache next to the work dirs, rebuilt when a source changed
-    (javac takes several seconds of a --quick run)."""
-    import hashlib
-    h = hashlib.sha256()
-    for f in sorted(stack.WEBAPP_SRC.rglob("*")):
-        if f.is_file():
-            h.update(str(f.relative_to(stack.WEBAPP_SRC)).encode() + b"\0" + f.read_bytes())
-    cache = stack.run_dir("bench") / "webapp-cache"
-    stamp = cache / "sources.sha256"
-    apps = {name: cache / "webapp" / "webapps" / name for name in ("app", "escaped")}
-    if stamp.is_file() and stamp.read_text() == h.hexdigest() and all(p.is_dir() for p in apps.values()):
-        return apps
-    log("building the test webapp")
-    stack.mkdirs(cache)
-    apps = stack.build_webapp(cache)
-    stamp.write_text(h.hexdigest())
-    return apps
 
 
 # ---------------------------------------------------------------------------------------------
@@ -380,23 +314,6 @@ def reset_peak_rss(pids) -> None:
             pass
 
 
-def client_sockets(ports: set) -> Dict[tuple, str]:
-    """{(local port, remote port): state} of the client side of connections to `ports`."""
-    out = {}
-    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(path) as f:
-                next(f)
-                for line in f:
-                    parts = line.split()
-                    rport = int(parts[2].rsplit(":", 1)[1], 16)
-                    if rport in ports:
-                        out[(int(parts[1].rsplit(":", 1)[1], 16), rport)] = parts[3]
-        except OSError:
-            pass
-    return out
-
-
 class SocketSampler(threading.Thread):
     """Connections from httpd to the Tomcat ports, sampled every 100 ms while a run lasts:
     peak ESTABLISHED, and how many new ones were opened (a lower bound between samples)."""
@@ -404,13 +321,13 @@ class SocketSampler(threading.Thread):
     def __init__(self, ports: List[int]):
         super().__init__(daemon=True)
         self.ports = set(ports)
-        self.before = set(client_sockets(self.ports))
+        self.before = set(stack.client_sockets(self.ports))
         self.seen, self.peak = set(), 0
         self.stop_event = threading.Event()
 
     def run(self):
         while not self.stop_event.is_set():
-            socks = client_sockets(self.ports)
+            socks = stack.client_sockets(self.ports)
             self.peak = max(self.peak, sum(1 for s in socks.values() if s == "01"))
             self.seen |= set(socks) - self.before
             self.stop_event.wait(0.1)
@@ -418,7 +335,7 @@ class SocketSampler(threading.Thread):
     def finish(self) -> dict:
         self.stop_event.set()
         self.join(5)
-        socks = client_sockets(self.ports)
+        socks = stack.client_sockets(self.ports)
         self.seen |= set(socks) - self.before
         est = sum(1 for s in socks.values() if s == "01")
         return {"opened": len(self.seen), "held": max(self.peak, est), "idle_after": est}
@@ -898,7 +815,7 @@ def main(argv=None) -> int:
     status = 2
     try:
         log(f"work dir {workdir}")
-        apps = cached_webapp()
+        apps = stack.cached_webapp(stack.run_dir("bench") / "webapp-cache")
         instant = Instant(instant_bin, workdir, args.backend_threads)
         instant.start()
         log(f"instant backend up (pid {instant.pid}): "
@@ -925,7 +842,7 @@ def main(argv=None) -> int:
                                        args.threads_per_child, args.log_level)
             httpds[setup].start()
         log("httpd up: " + ", ".join(f"{s} :{p}" for s, p in ports.items()))
-        errlogs = {s: [LogWatch(h.error_log)] + ([LogWatch(h.root / "logs" / "mod_jk.log")] if s == "jk" else [])
+        errlogs = {s: [LogWatch(h.error_log)] + ([LogWatch(h.jk_log)] if s == "jk" else [])
                    for s, h in httpds.items()}
 
         # A real Tomcat session for the sticky runs (whichever Tomcat issued it).
