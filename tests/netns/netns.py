@@ -129,8 +129,13 @@ def kill_all_in(ns: str, timeout: float = 10.0) -> None:
 
 
 def _owner_alive(name: str) -> bool:
+    """Whether the test process that made namespace `name` still runs (a python process with
+    the pid in the name: another process that got the pid since does not count)."""
     digits = name[len(PREFIX):].split("-", 1)[0]
-    return digits.isdigit() and Path(f"/proc/{digits}").exists()
+    try:
+        return digits.isdigit() and b"python" in Path(f"/proc/{digits}/cmdline").read_bytes()
+    except OSError:
+        return False
 
 
 def cleanup_stale() -> List[str]:

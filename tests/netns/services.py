@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -26,12 +27,20 @@ def comm_pids(ns: str, name: str) -> List[int]:
     return [p for p in nn.pids_in(ns) if nn.comm(p) == name]
 
 
-def kill_comm_in(ns: str, name: str, sig: int = signal.SIGKILL) -> List[int]:
-    """Sends `sig` to every process called `name` in namespace `ns` at once (a crash)."""
+def crash(ns: str, name: str) -> float:
+    """Every process called `name` in namespace `ns` dies at once, as in a crash: all are
+    stopped first, so none acts on another's death (keepalived's VRRP child would send its
+    goodbye advertisement when the parent goes, httpd's parent would start new children).
+    Returns the time (monotonic) at which they stopped."""
     pids = comm_pids(ns, name)
-    for p in pids:
-        stk.signal_pid(p, sig)
-    return pids
+    if not pids:
+        raise RuntimeError(f"no {name} runs in {ns}")
+    when = time.monotonic()
+    for sig in (signal.SIGSTOP, signal.SIGKILL):
+        for p in pids:
+            stk.signal_pid(p, sig)
+    nn.wait_until(lambda: not any(stk.pid_alive(p) for p in pids), 10, f"{name} in {ns} to die")
+    return when
 
 
 class NsTomcat(stk.Tomcat):
@@ -147,9 +156,9 @@ Include "{r}/conf/idmbalance-app.conf"
     def httpd_answers(self) -> bool:
         return bool(nn.run_in(self.ns, nn.tcp_open, "127.0.0.1", 80))
 
-    def kill_httpd(self) -> List[int]:
+    def kill_httpd(self) -> float:
         """kill -9 of the parent and every child together: the host's httpd crashes."""
-        return kill_comm_in(self.ns, "apache2")
+        return crash(self.ns, "apache2")
 
     def stop_httpd(self) -> None:
         if comm_pids(self.ns, "apache2"):
@@ -187,15 +196,15 @@ Include "{r}/conf/idmbalance-app.conf"
     def _ka_died(self) -> bool:
         return self.keepalived is not None and self.keepalived.poll() is not None
 
-    def kill_keepalived(self) -> List[int]:
+    def kill_keepalived(self) -> float:
         """kill -9 of keepalived's parent and VRRP child together: keepalived crashes."""
-        pids = kill_comm_in(self.ns, "keepalived")
+        when = crash(self.ns, "keepalived")
         if self.keepalived is not None:
             self.keepalived.wait(10)
         if self._ka_out:
             self._ka_out.close()
             self._ka_out = None
-        return pids
+        return when
 
     def holds(self, addr: str) -> bool:
         return bool(nn.run_in(self.ns, nn.address_is_local, addr))

@@ -109,7 +109,7 @@ class Run:
 
     def step(self, name: str, action, new: str, crash: bool) -> None:
         t0 = time.monotonic()
-        action()
+        t0 = action() or t0  # a crash returns the moment it struck
         try:
             nn.wait_until(lambda: self.fronts[new].holds(VIP) and self.served_by(new, t0),
                           STEP_TIMEOUT, f"{name}: every client served by {new}")
