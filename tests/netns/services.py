@@ -148,6 +148,11 @@ Include "{r}/conf/idmbalance-app.conf"
                               env=stk.apache_env(self.module))
 
     def start_httpd(self, timeout: float = 30.0) -> None:
+        if comm_pids(self.ns, "apache2"):
+            raise RuntimeError(f"{self.host}: httpd already runs")
+        # A crashed parent may not be reaped yet: apache2 would take its pid file for a
+        # running server and do nothing.
+        (self.root / "run" / "httpd.pid").unlink(missing_ok=True)
         r = self._apache("-k", "start")
         if r.returncode != 0:
             raise RuntimeError(f"{self.host}: apache2 -k start: {r.stdout}{r.stderr}")
@@ -178,7 +183,11 @@ Include "{r}/conf/idmbalance-app.conf"
         return conf
 
     def start_keepalived(self) -> None:
+        if comm_pids(self.ns, "keepalived"):
+            raise RuntimeError(f"{self.host}: keepalived already runs")
         conf = self.write_keepalived()
+        for pidfile in ("keepalived.pid", "vrrp.pid"):  # a crashed one's, maybe not reaped yet
+            (self.ka_dir / pidfile).unlink(missing_ok=True)
         self._ka_out = open(self.ka_log, "ab")
         # -n: stay in the foreground (our child), -P: VRRP only, -G -l: log here, not syslog.
         self.keepalived = subprocess.Popen(

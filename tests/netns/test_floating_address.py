@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -237,3 +238,22 @@ def test_floating_address_moves_without_losing_sessions(capsys, lab, servers):
         if r["crash"]:
             assert r["all_clients_served_s"] < GOAL_S, f"{r['step']}: failover too slow: {r}"
     assert fronts["web1"].holds(VIP) and not fronts["web2"].holds(VIP), "address back on web1 only"
+
+
+def test_check_script_answers_for_its_own_httpd_only(lab, servers):
+    """The example's check script, as keepalived runs it (as nobody): 0 next to a running
+    httpd, 1 where none listens (the client host) and where httpd was killed."""
+    web1 = servers["fronts"]["web1"]
+    script = str(web1.ka_dir / "check-httpd.sh")  # written by start_keepalived
+
+    def check(host: str) -> int:
+        return subprocess.run(lab.exec_cmd(host, "runuser", "-u", "nobody", "--", script),
+                              capture_output=True, timeout=30).returncode
+    assert check("web1") == 0
+    assert check("client") == 1
+    web1.kill_httpd()
+    try:
+        assert check("web1") == 1
+    finally:
+        web1.start_httpd()
+    assert check("web1") == 0
