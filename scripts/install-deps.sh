@@ -11,7 +11,7 @@ PACKAGES=(
   tomcat10 openjdk-17-jdk-headless
   libapache2-mod-jk
   python3 python3-pytest
-  curl openssl wrk iproute2
+  curl openssl wrk iproute2 keepalived
   valgrind gnuplot-nox
   chromium chromium-driver
   debhelper dpkg-dev lintian
