@@ -47,6 +47,9 @@ APACHE_BIN = Path(os.environ.get("IDMB_APACHE2", "/usr/sbin/apache2"))
 APACHE_MODULES = Path("/usr/lib/apache2/modules")
 
 DEFAULT_SECRET = "idmb-test-secret-0123456789"
+# Request attributes the tests send with IdmEnvAttribute (test_mod_jk_compat.py): Tomcat's AJP
+# connector refuses other names than its own unless this pattern allows them.
+ALLOWED_REQUEST_ATTRIBUTES = "IDMBT_.*"
 FRONTENDS = ("idmbalance", "proxy_ajp")
 
 # Names kept identical between front ends where possible, so tests can refer to them.
@@ -404,6 +407,7 @@ class Tomcat:
                 f'    <Connector protocol="AJP/1.3" address="127.0.0.1" port="{c.port}"\n'
                 f'               secretRequired="true" secret="{c.secret}"\n'
                 f'               tomcatAuthentication="false" packetSize="{c.packet_size}"\n'
+                f'               allowedRequestAttributesPattern="{ALLOWED_REQUEST_ATTRIBUTES}"\n'
                 f'               bindOnInit="false" maxThreads="200" {c.extra}/>')
         if self.http_port:
             conns.append(
