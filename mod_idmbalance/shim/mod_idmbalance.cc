@@ -70,33 +70,58 @@ void child_init_hook(apr_pool_t* child_pool, server_rec* s) {
   }
 }
 
-// Claims requests whose normalised path matches an IdmMount of this (virtual) server, and makes
-// that normalised path the request's URI.
+// Claims a request whose normalised path matches an IdmMount of this (virtual) server, unless
+// its environment has no-idmbalance (set by SetEnvIf or a RewriteRule's E= in server context,
+// which run before this hook), and makes that normalised path the request's URI.
+bool claim_mounted(request_rec* r, const ServerConfig& conf) {
+  const MountMap& mounts = conf.mounts();
+  if (mounts.empty() || g_runtime == nullptr || r->uri == nullptr || r->uri[0] != '/') {
+    return false;
+  }
+  if (apr_table_get(r->subprocess_env, request::kNoForwardVariable.data()) != nullptr) {
+    return false;
+  }
+  auto path = normalize_path_for_mount(r->uri);
+  if (!path) {
+    return false;
+  }
+  const std::string* balancer_name = mounts.match(*path);
+  if (balancer_name == nullptr) {
+    return false;
+  }
+  auto found = g_runtime->by_name.find(*balancer_name);
+  if (found == g_runtime->by_name.end()) {
+    return false;
+  }
+  // From here on httpd judges the path Tomcat will serve: the Location walk that follows
+  // map_to_storage (Require, auth, RequestHeader, SetEnv) sees it, not "/app/admin;x/..".
+  r->uri = apr_pstrmemdup(r->pool, path->data(), path->size());
+  request_state_make(r).balancer = found->second;
+  r->handler = kForwardHandler;
+  r->filename = apr_pstrcat(r->pool, "idmbalance:", found->first.c_str(), r->uri, nullptr);
+  return true;
+}
+
+// IdmStripSession: httpd serves this request itself, so a ";jsessionid=..." in its path is
+// noise that would keep it from finding the file.
+void strip_session_param(request_rec* r, const ServerConfig& conf) {
+  const std::string_view param = conf.strip_session_param();
+  if (param.empty() || r->uri == nullptr) {
+    return;
+  }
+  if (auto stripped = request::strip_path_parameter(r->uri, param)) {
+    r->uri = apr_pstrmemdup(r->pool, stripped->data(), stripped->size());
+  }
+}
+
 int translate_name_hook(request_rec* r) {
   try {
-    const MountMap& mounts = server_config(r->server)->mounts();
-    if (mounts.empty() || g_runtime == nullptr || r->uri == nullptr || r->uri[0] != '/') {
-      return DECLINED;
+    const ServerConfig& conf = *server_config(r->server);
+    if (claim_mounted(r, conf)) {
+      return OK;
     }
-    auto path = normalize_path_for_mount(r->uri);
-    if (!path) {
-      return DECLINED;
-    }
-    const std::string* balancer_name = mounts.match(*path);
-    if (balancer_name == nullptr) {
-      return DECLINED;
-    }
-    auto found = g_runtime->by_name.find(*balancer_name);
-    if (found == g_runtime->by_name.end()) {
-      return DECLINED;
-    }
-    // From here on httpd judges the path Tomcat will serve: the Location walk that follows
-    // map_to_storage (Require, auth, RequestHeader, SetEnv) sees it, not "/app/admin;x/..".
-    r->uri = apr_pstrmemdup(r->pool, path->data(), path->size());
-    request_state_make(r).balancer = found->second;
-    r->handler = kForwardHandler;
-    r->filename = apr_pstrcat(r->pool, "idmbalance:", found->first.c_str(), r->uri, nullptr);
-    return OK;
+    strip_session_param(r, conf);
+    return DECLINED;
   } catch (const std::exception& e) {
     IDMB_LOG_R(APLOG_ERR, r, "idmbalance: mount lookup failed: %s", e.what());
     return DECLINED;
@@ -171,6 +196,6 @@ __attribute__((visibility("default"))) module AP_MODULE_DECLARE_DATA idmbalance_
     idmb::shim::merge_server_config,   // merge per-server config
     idmb::shim::directives,            // directive table
     idmb::shim::register_hooks,        // register hooks
-    AP_MODULE_FLAG_NONE,
+    AP_MODULE_FLAG_ALWAYS_MERGE,       // IdmMountCopy Off must reach vhosts without Idm* lines
 };
 }

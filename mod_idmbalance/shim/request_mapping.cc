@@ -10,6 +10,7 @@
 #include "http_ssl.h"
 
 #include "idmb/http_rules.h"
+#include "idmb/request_env.h"
 #include "idmb/uri_path.h"
 #include "shim_module.h"
 
@@ -178,6 +179,17 @@ void map_request(request_rec* r, ajp::ForwardRequest& fr, request::ClientHead& h
   fr.request_attributes.push_back(
       {"AJP_REMOTE_PORT", apr_itoa(r->pool, r->useragent_addr ? r->useragent_addr->port : 0)});
   fr.request_attributes.push_back({"AJP_LOCAL_ADDR", r->connection->local_ip});
+
+  // IdmEnvIndicator and IdmEnvAttribute: the core reads the variables the config names.
+  const ServerConfig& conf = *server_config(r->server);
+  if (!conf.env_indicators().empty() || !conf.env_attributes().empty()) {
+    request::apply_env(conf.env_indicators(), conf.env_attributes(), SubprocessEnv(r), fr);
+  }
+}
+
+std::optional<std::string_view> SubprocessEnv::get(std::string_view name) const {
+  const char* value = apr_table_get(r_->subprocess_env, std::string(name).c_str());
+  return value ? std::optional<std::string_view>(value) : std::nullopt;
 }
 
 }  // namespace idmb::shim

@@ -6,6 +6,7 @@
 
 #include "idmb/ajp_codec.h"
 #include "idmb/forwarder.h"
+#include "idmb/request_env.h"
 #include "idmb/request_path.h"
 
 namespace idmb::shim {
@@ -36,5 +37,15 @@ std::string_view raw_target_path(const char* unparsed_uri);
 // head.client_listed into `client_listed`.
 void map_request(request_rec* r, ajp::ForwardRequest& fr, request::ClientHead& head,
                  std::vector<ajp::Header>& client_listed);
+
+// The request's environment (r->subprocess_env) for the core (request_env.h).
+class SubprocessEnv final : public request::EnvLookup {
+ public:
+  explicit SubprocessEnv(request_rec* r) : r_(r) {}
+  std::optional<std::string_view> get(std::string_view name) const override;
+
+ private:
+  request_rec* r_;
+};
 
 }  // namespace idmb::shim

@@ -168,7 +168,7 @@ void check_member_ranges(const MemberConfig& m) {
   FUZZ_CHECK(!m.host.empty() && m.host.size() <= 253 + 2, show(m.host));
   FUZZ_CHECK(m.host.find_first_of(std::string_view(" \t\r\n/\0", 6)) == std::string::npos, show(m.host));
   FUZZ_CHECK(m.port >= 1);
-  FUZZ_CHECK(m.factor >= 1 && m.factor <= 100);
+  FUZZ_CHECK(m.factor >= 1 && m.factor <= 100000);
   FUZZ_CHECK(m.max_busy <= 100000);
   FUZZ_CHECK(m.domain.empty() || ref_name(m.domain), show(m.domain));
   FUZZ_CHECK(m.redirect.empty() || ref_route(m.redirect), show(m.redirect));
@@ -342,7 +342,7 @@ bool ref_validate(const BalancerConfig& b) {
     for (std::size_t j = 0; j < i; ++j) {
       if (b.members[i].name == b.members[j].name || b.members[i].route == b.members[j].route) return false;
     }
-    if (!ref_route(b.members[i].route) || b.members[i].factor < 1 || b.members[i].factor > 100) return false;
+    if (!ref_route(b.members[i].route) || b.members[i].factor < 1 || b.members[i].factor > 100000) return false;
   }
   for (const MemberConfig& m : b.members) {
     if (m.redirect.empty()) continue;

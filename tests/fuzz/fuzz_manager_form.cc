@@ -91,7 +91,7 @@ std::optional<std::uint32_t> ref_factor(std::string_view s) {
   for (char c : s) {
     if (c < '0' || c > '9') return std::nullopt;
     v = v * 10 + static_cast<std::uint64_t>(c - '0');
-    if (v > 100) return std::nullopt;
+    if (v > 100000) return std::nullopt;
   }
   if (v < 1) return std::nullopt;
   return static_cast<std::uint32_t>(v);
@@ -223,6 +223,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   FUZZ_CHECK(cmd->nonce == want->nonce && cmd->balancer == want->balancer && cmd->member == want->member);
   FUZZ_CHECK(cmd->action == want->action && cmd->factor == want->factor && cmd->method == want->method &&
              cmd->sticky_force == want->sticky_force);
-  FUZZ_CHECK(!cmd->factor || (*cmd->factor >= 1 && *cmd->factor <= 100));
+  FUZZ_CHECK(!cmd->factor || (*cmd->factor >= 1 && *cmd->factor <= 100000));
   return 0;
 }

@@ -49,13 +49,15 @@ from pki import HTPASSWD_PASSWORD, HTPASSWD_USER, make_pki, write_htpasswd
 from procs import (TCP_STATES, all_pids, backend_connection_counts, client_sockets, free_port,
                    free_ports, log, pid_alive, pids_with_arg, port_open, proc_cmdline, proc_ppid,
                    proc_status_kb, signal_pid, tcp_sockets, terminate_pids, wait_for)
-from tomcat import (CATALINA_HOME, DEFAULT_SECRET, SERVLET_API_JAR, TOMCAT_CONF_DIRS, WEBAPP_SRC,
+from tomcat import (ALLOWED_REQUEST_ATTRIBUTES, CATALINA_HOME, DEFAULT_SECRET, SERVLET_API_JAR,
+                    TOMCAT_CONF_DIRS, WEBAPP_SRC,
                     AjpConnector, Tomcat, _find_tomcat_conf, _java_home, build_webapp,
                     cached_webapp, start_tomcats)
 from workdirs import HERE, REPO, RUN_ROOT, default_workdir, file_size, mkdirs, run_dir, tail
 
 __all__ = [
-    "APACHE_BIN", "APACHE_MODULES", "AjpConnector", "Balancer", "CATALINA_HOME", "DEFAULT_SECRET",
+    "ALLOWED_REQUEST_ATTRIBUTES", "APACHE_BIN", "APACHE_MODULES", "AjpConnector", "Balancer",
+    "CATALINA_HOME", "DEFAULT_SECRET",
     "FRONTENDS", "HERE", "HTPASSWD_PASSWORD", "HTPASSWD_USER", "Httpd", "HttpdConfig", "Member",
     "Mount", "REPO", "RUN_ROOT", "SERVLET_API_JAR", "TCP_STATES", "TOMCAT_CONF_DIRS", "Tomcat",
     "VHost", "WEBAPP_SRC", "_find_tomcat_conf", "_java_home", "all_pids", "apache_env",

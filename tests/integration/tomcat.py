@@ -25,6 +25,9 @@ SERVLET_API_JAR = CATALINA_HOME / "lib" / "servlet-api.jar"
 TOMCAT_CONF_DIRS = [Path("/etc/tomcat10"), CATALINA_HOME / "etc"]
 
 DEFAULT_SECRET = "idmb-test-secret-0123456789"
+# Request attributes the tests send with IdmEnvAttribute (test_mod_jk_compat.py): Tomcat's AJP
+# connector refuses other names than its own unless this pattern allows them.
+ALLOWED_REQUEST_ATTRIBUTES = "IDMBT_.*"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -151,6 +154,7 @@ class Tomcat:
                 f'    <Connector protocol="AJP/1.3" address="127.0.0.1" port="{c.port}"\n'
                 f'               secretRequired="true" secret="{c.secret}"\n'
                 f'               tomcatAuthentication="false" packetSize="{c.packet_size}"\n'
+                f'               allowedRequestAttributesPattern="{ALLOWED_REQUEST_ATTRIBUTES}"\n'
                 f'               bindOnInit="false" maxThreads="200" {c.extra}/>')
         if self.http_port:
             conns.append(

@@ -148,6 +148,12 @@ Expected<std::size_t> encode_forward_request(const ForwardRequest& request, std:
     w.string(a.name, [] { return std::string("request attribute name"); });
     w.string(a.value, [&a] { return "request attribute " + quoted(a.name) + " value"; });
   }
+  for (const Header& a : request.configured_attributes) {
+    if (a.name.empty()) w.fail("configured request attribute with an empty name");
+    w.byte(wire::kAttrReqAttribute);
+    w.string(a.name, [] { return std::string("configured request attribute name"); });
+    w.string(a.value, [&a] { return "request attribute " + quoted(a.name) + " value"; });
+  }
   w.byte(wire::kAttrAreDone);
 
   if (!w.error().empty()) return fail(w.error());

@@ -26,9 +26,9 @@ using table::MemberSlot;
 
 constexpr auto kRelaxed = std::memory_order_relaxed;
 
-// The config allows 1..100; the manager may write anything, so clamp what we read. The upper
-// bound keeps busy * weight and the P2C weight sum (< 2^32) in range.
-constexpr std::uint32_t kMaxFactor = 1u << 16;
+// The manager may write anything, so clamp what we read to what the config allows: a weight
+// is then below 2^24, which keeps busy * weight in range (methods.h).
+constexpr std::uint32_t kMaxFactor = config::kMaxFactor;
 
 std::uint32_t factor_of(const MemberSlot& s) {
   return std::clamp<std::uint32_t>(s.factor.load(kRelaxed), 1, kMaxFactor);
@@ -69,6 +69,15 @@ class Candidates {
   bool empty() const { return size_ == 0; }
   Candidate& operator[](std::size_t i) { return data()[i]; }
   std::span<Candidate> all() { return {data(), size_}; }
+  // Keeps, in order, the candidates that pass `keep`.
+  template <class Keep>
+  void keep_if(Keep keep) {
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < size_; ++i) {
+      if (keep(data()[i])) data()[kept++] = data()[i];
+    }
+    size_ = kept;
+  }
 
  private:
   static constexpr std::size_t kInline = 32;
@@ -80,7 +89,7 @@ class Candidates {
 
 }  // namespace
 
-// Factor <= 2^16 and percent <= 100, so the product fits.
+// Factor <= 100000 and percent <= 100, so the product fits.
 std::uint32_t weight_of(const MemberSlot& s, LazyNow& now, const health::Policy& policy) {
   const std::uint32_t factor = factor_of(s);
   if (s.health.load(kRelaxed) != static_cast<std::uint32_t>(Health::Recovering)) return factor * kWeightScale;
@@ -136,9 +145,20 @@ class Balancer::Round {
   bool empty() const { return candidates_.empty(); }
   void clear() { candidates_.clear(); }
 
+  // distance=: only the candidates with the lowest distance go to the method (mod_jk's
+  // distance tiers: local members first, the other site's only when none of those can).
+  void keep_nearest() {
+    const auto& members = balancer_.config_.members;
+    const auto distance = [&](const Candidate& c) { return members[static_cast<std::size_t>(c.index)].distance; };
+    std::uint32_t nearest = config::kMaxDistance;
+    for (const Candidate& c : candidates_.all()) nearest = std::min(nearest, distance(c));
+    candidates_.keep_if([&](const Candidate& c) { return distance(c) == nearest; });
+  }
+
   // The method's pick among the candidates, or -1 (full if a `max=` limit was in the way).
   Pick result() {
     if (candidates_.empty()) return {-1, saw_full_};
+    keep_nearest();
     if (candidates_.size() == 1) return {candidates_[0].index, false};  // no method needed, no clock lifted
     PickContext context{balancer_.slots_, balancer_.random_};
     const std::span<Candidate> all = candidates_.all();

@@ -25,7 +25,7 @@
 namespace idmb::balance {
 
 namespace detail {
-// a.busy / a.weight < b.busy / b.weight, without division (busy < 2^31, weight < 2^23).
+// a.busy / a.weight < b.busy / b.weight, without division (busy < 2^31, weight < 2^24).
 inline bool less_busy(const Candidate& a, const Candidate& b) { return a.busy * b.weight < b.busy * a.weight; }
 }  // namespace detail
 
@@ -87,7 +87,9 @@ struct P2cPolicy {
   // weight the caller already took out of `total`). `r` is 32 uniform bits.
   static std::size_t draw(std::span<const Candidate> candidates, std::uint64_t total, std::uint64_t r,
                           std::size_t skip) {
-    std::uint64_t point = (r * total) >> 32;  // uniform in [0, total)
+    // (r * total) >> 32, uniform in [0, total), in two halves: a total of many members at
+    // factor 100000 passes 2^32, and r * total would then overflow.
+    std::uint64_t point = r * (total >> 32) + ((r * (total & 0xffffffffu)) >> 32);
     std::size_t last = skip == 0 ? 1 : 0;
     for (std::size_t i = 0; i < candidates.size(); ++i) {
       if (i == skip) continue;

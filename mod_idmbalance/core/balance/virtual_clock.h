@@ -26,6 +26,7 @@
 #include <limits>
 #include <span>
 
+#include "idmb/config.h"
 #include "method_policy.h"
 
 namespace idmb::balance::clock {
@@ -48,11 +49,11 @@ static_assert(kRequestCost <= std::numeric_limits<std::uint64_t>::max() / kWeigh
 inline std::uint64_t request_cost(std::uint32_t weight) { return kRequestCost * kWeightScale / weight; }
 
 // bytes * kByteCost * kWeightScale must stay below 2^64. A clamp at this many bytes changes no
-// charge: at any weight (at most 2^16 factor in hundredths) far fewer bytes already cost a
+// charge: at any weight (at most kMaxFactor in hundredths) far fewer bytes already cost a
 // whole window.
 inline constexpr std::uint64_t kMaxChargedBytes =
     std::numeric_limits<std::uint64_t>::max() / (kByteCost * kWeightScale);
-static_assert(kMaxChargedBytes >= kTrafficWindowBytes * (std::uint64_t{1} << 16));
+static_assert(kMaxChargedBytes >= kTrafficWindowBytes * config::kMaxFactor);
 
 // `bytes` on a member of `weight`, at most one traffic window (more would be forgotten by the
 // window anyway).

@@ -230,6 +230,27 @@ Status health_check(BalancerConfig& balancer, std::string_view name, const Args&
   return Ok{};
 }
 
+// CODE [CODE ...], each 100..599 or -100..-599; the whole list replaces an earlier one.
+Status fail_on_status(BalancerConfig& balancer, std::string_view name, const Args& args) {
+  if (args.empty()) return count_error(name, "one or more status codes (100..599, -CODE: do not blame the member)", 0);
+  std::vector<int> codes;
+  for (std::string_view arg : args) {
+    const bool keep_member = !arg.empty() && arg.front() == '-';
+    const auto code = ascii::parse_decimal(keep_member ? arg.substr(1) : arg, 599);
+    if (!code || *code < 100) {
+      return fail(std::string(name) + ": expected a status code 100..599 or -100..-599, got " + quoted(arg));
+    }
+    const int value = static_cast<int>(*code);
+    for (int seen : codes) {
+      if (seen == value || seen == -value)
+        return fail(std::string(name) + ": status " + std::to_string(value) + " is given twice");
+    }
+    codes.push_back(keep_member ? -value : value);
+  }
+  balancer.fail_on_status = std::move(codes);
+  return Ok{};
+}
+
 Status request_body_buffer(BalancerConfig& balancer, std::string_view name, const Args& args) {
   if (args.size() != 1) return count_error(name, "one size", args.size());
   auto size = parse_byte_size(args[0], kMaxRequestBodyBuffer);

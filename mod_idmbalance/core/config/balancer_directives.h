@@ -16,6 +16,7 @@ Status sticky(BalancerConfig& balancer, std::string_view name, const Args& args)
 Status method(BalancerConfig& balancer, std::string_view name, const Args& args);
 Status secret(BalancerConfig& balancer, std::string_view name, const Args& args);
 Status health_check(BalancerConfig& balancer, std::string_view name, const Args& args);
+Status fail_on_status(BalancerConfig& balancer, std::string_view name, const Args& args);
 Status request_body_buffer(BalancerConfig& balancer, std::string_view name, const Args& args);
 
 // One duration into `target`; zero only with allow_zero.

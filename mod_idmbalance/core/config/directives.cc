@@ -39,7 +39,7 @@ constexpr auto kTable = std::to_array<Directive>({
      "<IdmBalancer NAME> ... </IdmBalancer>: a named group of Tomcat members"},
     in_section("IdmMember",
                "IdmMember NAME ajp://HOST:PORT [route=R] [factor=N] [status=...] [domain=D] "
-               "[redirect=ROUTE] [secret=S] [max=N]",
+               "[redirect=ROUTE] [secret=S] [max=N] [distance=N]",
                d::member),
     in_section("IdmSticky", "IdmSticky COOKIE [PATH_PARAM] [force] | off", d::sticky),
     in_section("IdmMethod", "IdmMethod requests|traffic|busyness|p2c", d::method),
@@ -83,6 +83,26 @@ constexpr auto kTable = std::to_array<Directive>({
      "IdmDrainQuietTime DURATION: a disabled member with nothing in flight and no live "
      "session's request for this long is reported drained",
      nullptr, drain_quiet_time},
+    // New directives go last: the fuzz target picks directives by their index here.
+    in_section("IdmFailOnStatus",
+               "IdmFailOnStatus CODE [CODE ...]: a Tomcat answer with status CODE fails over to another member "
+               "and counts against this one; -CODE fails over without blaming it",
+               d::fail_on_status),
+    {"IdmEnvAttribute", Where::Server, Arity::Raw,
+     "IdmEnvAttribute NAME [DEFAULT]: send environment variable NAME to Tomcat as request attribute NAME "
+     "(DEFAULT when unset; without DEFAULT only when set)",
+     nullptr, [](ServerConfig& s, std::string_view name, const Args& args) { return s.env_attribute(name, args); }},
+    {"IdmEnvIndicator", Where::Server, Arity::Two,
+     "IdmEnvIndicator FIELD VARIABLE: when VARIABLE is set, its value is forwarded as FIELD (https, "
+     "remote_addr, remote_port, ...)",
+     nullptr, [](ServerConfig& s, std::string_view name, const Args& args) { return s.env_indicator(name, args); }},
+    {"IdmMountCopy", Where::Server, Arity::One,
+     "IdmMountCopy On|Off: whether a VirtualHost inherits the main server's IdmMount/IdmUnmount; in the main "
+     "server, the default for every VirtualHost (All = On)",
+     nullptr, [](ServerConfig& s, std::string_view name, const Args& args) { return s.mount_copy(name, args); }},
+    {"IdmStripSession", Where::Server, Arity::Raw,
+     "IdmStripSession On|Off [NAME]: remove ;NAME=... (default jsessionid) from URLs that httpd serves itself", nullptr,
+     [](ServerConfig& s, std::string_view name, const Args& args) { return s.strip_session(name, args); }},
 });
 
 #undef IDMB_DURATION

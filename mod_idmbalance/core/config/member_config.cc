@@ -127,6 +127,12 @@ Expected<Ok> apply_option(MemberConfig& member, std::string_view key, std::strin
       return fail("factor must be an integer 1.." + std::to_string(kMaxFactor) + ", got " + quoted(value));
     }
     member.factor = static_cast<std::uint32_t>(*factor);
+  } else if (ascii::iequals(key, "distance")) {
+    const auto distance = ascii::parse_decimal(value, kMaxDistance);
+    if (!distance) {
+      return fail("distance must be an integer 0.." + std::to_string(kMaxDistance) + ", got " + quoted(value));
+    }
+    member.distance = static_cast<std::uint32_t>(*distance);
   } else if (ascii::iequals(key, "max")) {
     const auto max = ascii::parse_decimal(value, 100000);
     if (!max || *max == 0) {
@@ -159,7 +165,8 @@ Expected<Ok> apply_option(MemberConfig& member, std::string_view key, std::strin
     }
     member.secret = value;
   } else {
-    return fail("unknown option " + quoted(key) + " (known: route, factor, max, status, domain, redirect, secret)");
+    return fail("unknown option " + quoted(key) +
+                " (known: route, factor, distance, max, status, domain, redirect, secret)");
   }
   return Ok{};
 }

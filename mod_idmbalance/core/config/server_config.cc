@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <string>
 
+#include "../util/ascii.h"
 #include "../util/text.h"
 #include "idmb/server_scopes.h"
 
@@ -68,12 +69,100 @@ Status ServerConfig::close_section() {
   return validate(balancers_.back());
 }
 
+Status ServerConfig::env_attribute(std::string_view name, const Args& args) {
+  if (args.empty() || args.size() > 2) return fail(std::string(name) + " takes NAME [DEFAULT]");
+  if (!request::is_valid_env_name(args[0])) {
+    return fail(std::string(name) + ": " + text::quoted(args[0]) +
+                " is not a variable name (1..255 characters of A-Z a-z 0-9 _ . : -)");
+  }
+  // Tomcat reads these names itself (client port, local address, TLS protocol, activation):
+  // the module sends them, IdmEnvIndicator sets them.
+  if (ajp::is_allowed_request_attribute(args[0])) {
+    return fail(std::string(name) + ": " + text::quoted(args[0]) +
+                " is an attribute Tomcat's AJP connector reads itself; use IdmEnvIndicator");
+  }
+  request::EnvAttribute entry{std::string(args[0]), std::nullopt};
+  if (args.size() == 2) entry.fallback = std::string(args[1]);
+  for (request::EnvAttribute& existing : env_attributes_) {
+    if (existing.name == entry.name) {
+      existing = std::move(entry);  // the later line wins, as with mod_jk
+      return Ok{};
+    }
+  }
+  env_attributes_.push_back(std::move(entry));
+  return Ok{};
+}
+
+Status ServerConfig::env_indicator(std::string_view name, const Args& args) {
+  const auto field = request::parse_env_field(args[0]);
+  if (!field) {
+    return fail(std::string(name) + ": unknown field " + text::quoted(args[0]) +
+                " (known: https, remote_addr, remote_port, remote_host, remote_user, auth_type, local_name, "
+                "local_addr, local_port, ssl_protocol, ssl_cipher, ssl_session, ssl_key_size, ssl_cert)");
+  }
+  if (!request::is_valid_env_name(args[1])) {
+    return fail(std::string(name) + ": " + text::quoted(args[1]) +
+                " is not a variable name (1..255 characters of A-Z a-z 0-9 _ . : -)");
+  }
+  for (request::EnvIndicator& existing : env_indicators_) {
+    if (existing.field == *field) {
+      existing.variable = args[1];
+      return Ok{};
+    }
+  }
+  env_indicators_.push_back({*field, std::string(args[1])});
+  return Ok{};
+}
+
+Status ServerConfig::mount_copy(std::string_view name, const Args& args) {
+  // "All" is mod_jk's main-server spelling of "On for every vhost": here that is what On means.
+  if (ascii::iequals(args[0], "on") || ascii::iequals(args[0], "all")) {
+    mount_copy_ = true;
+  } else if (ascii::iequals(args[0], "off")) {
+    mount_copy_ = false;
+  } else {
+    return fail(std::string(name) + ": expected On, Off or All, got " + text::quoted(args[0]));
+  }
+  return Ok{};
+}
+
+Status ServerConfig::strip_session(std::string_view name, const Args& args) {
+  if (args.empty() || args.size() > 2) return fail(std::string(name) + " takes On|Off [NAME]");
+  const bool on = ascii::iequals(args[0], "on");
+  if (!on && !ascii::iequals(args[0], "off")) {
+    return fail(std::string(name) + ": expected On or Off, got " + text::quoted(args[0]));
+  }
+  std::string_view param = args.size() == 2 ? args[1] : std::string_view("jsessionid");
+  if (!param.empty() && param.front() == ';') param.remove_prefix(1);  // mod_jk's ";jsessionid"
+  if (!request::is_valid_env_name(param)) {
+    return fail(std::string(name) + ": " + text::quoted(args[1]) + " is not a valid path parameter name");
+  }
+  strip_session_ = on ? std::string(param) : std::string();
+  return Ok{};
+}
+
 ServerConfig ServerConfig::merge(const ServerConfig& main, const ServerConfig& vhost) {
   ServerConfig merged;
   merged.balancers_ = vhost.balancers_;
   merged.mounts_ = vhost.mounts_;
-  merged.mounts_.merge_from(main.mounts_);
+  merged.mount_copy_ = vhost.mount_copy_;
+  if (vhost.mount_copy_.value_or(main.mount_copy_.value_or(true))) merged.mounts_.merge_from(main.mounts_);
   merged.drain_quiet_ms_ = main.drain_quiet_ms_;  // main server only: a VirtualHost cannot set it
+  merged.env_attributes_ = vhost.env_attributes_;
+  for (const request::EnvAttribute& entry : main.env_attributes_) {
+    const auto& own = vhost.env_attributes_;
+    if (std::none_of(own.begin(), own.end(), [&](const auto& e) { return e.name == entry.name; })) {
+      merged.env_attributes_.push_back(entry);
+    }
+  }
+  merged.env_indicators_ = vhost.env_indicators_;
+  for (const request::EnvIndicator& entry : main.env_indicators_) {
+    const auto& own = vhost.env_indicators_;
+    if (std::none_of(own.begin(), own.end(), [&](const auto& e) { return e.field == entry.field; })) {
+      merged.env_indicators_.push_back(entry);
+    }
+  }
+  merged.strip_session_ = vhost.strip_session_ ? vhost.strip_session_ : main.strip_session_;
   return merged;
 }
 

@@ -15,6 +15,8 @@ ErrorClass error_class(Outcome outcome) {
     case Outcome::BackendTimeout: return ErrorClass::Timeout;
     case Outcome::ProtocolError: return ErrorClass::Protocol;
     case Outcome::InvalidResponse: return ErrorClass::Response;
+    case Outcome::FailOnStatus: return ErrorClass::FailStatus;
+    case Outcome::RetryOnStatus:  // fails over, counted nowhere: -CODE does not blame the member
     case Outcome::Ok:
     case Outcome::LocalFailure:  // counted with client faults: not the member's
     case Outcome::ClientBodyError:
@@ -54,7 +56,9 @@ bool may_retry(const forward::Result& result, std::string_view method) {
   if (result.outcome == forward::Outcome::NewSessionRefused) {
     return true;
   }
-  if (!blames_member(result.outcome) || result.response_started) {
+  // -CODE of IdmFailOnStatus: retried under the same rules as a fault, without the blame.
+  const bool retry_status = result.outcome == forward::Outcome::RetryOnStatus;
+  if ((!blames_member(result.outcome) && !retry_status) || result.response_started) {
     return false;
   }
   // A request that outlived the reply timeout would most likely do so again elsewhere:

@@ -37,6 +37,8 @@ std::string_view to_string(Outcome o) {
     case Outcome::RequestTooLarge: return "request head too large";
     case Outcome::ClientBodyTooLarge: return "request body too large";
     case Outcome::NewSessionRefused: return "new session refused";
+    case Outcome::FailOnStatus: return "status listed in IdmFailOnStatus";
+    case Outcome::RetryOnStatus: return "status listed in IdmFailOnStatus (not blamed)";
   }
   return "?";
 }
@@ -112,6 +114,12 @@ class Exchange {
     }
     if (!http::status_has_no_body(h.status)) {
       declared_length_ = *declared;
+    }
+    for (const int code : options_.fail_on_status) {
+      if (code == h.status || code == -h.status) {
+        return stop(code > 0 ? Outcome::FailOnStatus : Outcome::RetryOnStatus,
+                    "Tomcat answered " + std::to_string(h.status) + ", listed in IdmFailOnStatus");
+      }
     }
     result_.opened_session = opens_session(h);
     if (result_.opened_session && options_.refuse_new_session) {

@@ -25,7 +25,8 @@ int status_for(const forward::Result& result) {
     case Outcome::ProtocolError:
     case Outcome::InvalidResponse: return kBadGateway;
     case Outcome::NewSessionRefused:  // always retried; left over only when no member remains
-      return kServiceUnavailable;
+    case Outcome::FailOnStatus:       // IdmFailOnStatus: Tomcat's answer is not passed on
+    case Outcome::RetryOnStatus: return kServiceUnavailable;
   }
   return kBadGateway;
 }
@@ -88,6 +89,7 @@ class Forwarding {
     options_.reply_timeout_ms = cfg.reply_timeout_ms;
     options_.head_request = plan.head_only;
     if (cfg.sticky.enabled) options_.session_cookie = cfg.sticky.cookie;
+    options_.fail_on_status = cfg.fail_on_status;
   }
 
   int run() {
@@ -248,7 +250,9 @@ class Forwarding {
       moved_off_disabled_ = true;
       return std::nullopt;
     }
-    deps_.env.transition(member, chooser_.record_error(member, failure::error_class(result.outcome)));
+    if (result.outcome != Outcome::RetryOnStatus) {  // -CODE of IdmFailOnStatus: not the member's fault
+      deps_.env.transition(member, chooser_.record_error(member, failure::error_class(result.outcome)));
+    }
     const Level level = failure::blames_member(result.outcome)       ? Level::Error
                         : result.outcome == Outcome::InvalidResponse ? Level::Warning
                                                                      : Level::Info;

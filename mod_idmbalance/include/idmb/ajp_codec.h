@@ -59,6 +59,10 @@ struct ForwardRequest {
   std::optional<std::string_view> ssl_session;   // 0x09
   std::optional<std::uint16_t> ssl_key_size;     // 0x0B, a 2-byte int, not a string
   std::vector<Header> request_attributes;        // 0x0A name/value; names must pass is_allowed_request_attribute
+  // 0x0A name/value from IdmEnvAttribute: names the operator configured, which Tomcat accepts
+  // only when its connector's allowedRequestAttributesPattern matches them. Sent after the
+  // attributes above; a name must not be empty.
+  std::vector<Header> configured_attributes;
 };
 
 // Encodes a complete FORWARD_REQUEST packet (header included) into `out`, whose size is the

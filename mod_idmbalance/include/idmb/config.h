@@ -25,8 +25,11 @@ inline constexpr std::array<Method, 4> kMethods = {Method::Requests, Method::Tra
 std::string_view to_string(Activation a);
 std::string_view to_string(Method m);
 
-// A member's factor (factor=N, the manager's factor field): 1..kMaxFactor.
-inline constexpr std::uint32_t kMaxFactor = 100;
+// A member's factor (factor=N, the manager's factor field): 1..kMaxFactor (mod_jk configs
+// use lbfactor values above 100).
+inline constexpr std::uint32_t kMaxFactor = 100000;
+// A member's distance (distance=N): 0..kMaxDistance, lower is preferred (mod_jk's distance).
+inline constexpr std::uint32_t kMaxDistance = 100;
 // IdmPacketSize: AJP's bounds (Tomcat's default packetSize .. what the 16-bit length allows).
 inline constexpr std::uint32_t kMinPacketSize = ajp::kMinPacketSize;
 inline constexpr std::uint32_t kMaxPacketSize = ajp::kMaxPacketSize;
@@ -39,6 +42,9 @@ struct MemberConfig {
   std::uint16_t port = 0;
   std::string route;         // defaults to name (Tomcat's jvmRoute)
   std::uint32_t factor = 1;  // 1..kMaxFactor
+  // distance=N: of the members that can take a new request, only those with the lowest
+  // distance are offered to the method (sticky sessions are not affected).
+  std::uint32_t distance = 0;
   Activation activation = Activation::Active;
   std::string domain;
   std::string redirect;
@@ -71,6 +77,9 @@ struct BalancerConfig {
   // so a slow upload of up to this size holds no Tomcat thread. 0: the first packet only.
   std::uint32_t request_body_buffer = 0;
   health::Policy health;  // IdmHealthCheck, IdmSlowStart, IdmPanicThreshold
+  // IdmFailOnStatus: Tomcat answers with these statuses fail over (mod_jk's fail_on_status);
+  // CODE also counts against the member, -CODE does not.
+  std::vector<int> fail_on_status;
 };
 
 // Balancer and member names: 1..63 bytes of [A-Za-z0-9_.-].

@@ -33,6 +33,7 @@ bool replayable(std::string_view method, bool has_body);
 // May this request be sent to another member after `result`? Only if nothing reached Tomcat,
 // or the method is idempotent, no body byte was consumed and no response byte reached the
 // client. Never after a client fault or a reply timeout. Always after NewSessionRefused.
+// IdmFailOnStatus answers (FailOnStatus, RetryOnStatus) follow the rule for a sent request.
 bool may_retry(const forward::Result& result, std::string_view method);
 
 }  // namespace idmb::failure

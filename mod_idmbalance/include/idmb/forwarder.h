@@ -70,6 +70,9 @@ enum class Outcome {
   NewSessionRefused,   // the response opened a session and the exchange was told to refuse that
                        // (a disabled member, a request that can go elsewhere): nothing reached
                        // the client, the connection is closed, the member is not blamed
+  FailOnStatus,        // the answer's status is a CODE of IdmFailOnStatus: nothing reached the client,
+                       // the connection is closed, the member is blamed; 503 unless retried elsewhere
+  RetryOnStatus,       // the same for a -CODE of IdmFailOnStatus, without blaming the member
 };
 std::string_view to_string(Outcome o);
 
@@ -95,6 +98,9 @@ struct ExchangeOptions {
   // before the client sees any of it.
   std::string_view session_cookie;
   bool refuse_new_session = false;
+  // IdmFailOnStatus: an answer with status CODE ends as Outcome::FailOnStatus, with -CODE as
+  // Outcome::RetryOnStatus, before the client sees any of it.
+  std::span<const int> fail_on_status;
 };
 
 // Runs one exchange on a connection that is ready for a new request. `packet` must be at least

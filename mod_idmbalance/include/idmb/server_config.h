@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,6 +21,7 @@
 #include "idmb/directives.h"
 #include "idmb/expected.h"
 #include "idmb/mount_map.h"
+#include "idmb/request_env.h"
 
 namespace idmb::config {
 
@@ -50,6 +52,12 @@ class ServerConfig {
   Status mount(std::string_view pattern, std::string_view balancer) { return mounts_.mount(pattern, balancer); }
   Status unmount(std::string_view pattern, std::string_view balancer) { return mounts_.unmount(pattern, balancer); }
   void set_drain_quiet_ms(std::uint32_t ms) { drain_quiet_ms_ = ms; }
+  // IdmEnvAttribute NAME [DEFAULT], IdmEnvIndicator FIELD VARIABLE, IdmMountCopy On|Off|All,
+  // IdmStripSession On|Off [NAME], their arguments as the directive table passes them.
+  Status env_attribute(std::string_view name, const Args& args);
+  Status env_indicator(std::string_view name, const Args& args);
+  Status mount_copy(std::string_view name, const Args& args);
+  Status strip_session(std::string_view name, const Args& args);
 
   // Defined in this scope, in config order (a deque: their addresses stay put as it grows).
   const std::deque<BalancerConfig>& balancers() const { return balancers_; }
@@ -57,10 +65,20 @@ class ServerConfig {
   const MountMap& mounts() const { return mounts_; }
   // IdmDrainQuietTime: when a disabled member with nothing in flight counts as drained.
   std::uint32_t drain_quiet_ms() const { return drain_quiet_ms_; }
+  // Own entries first, then (after merge) the main server's whose NAME (FIELD) this scope does
+  // not set itself.
+  const std::vector<request::EnvAttribute>& env_attributes() const { return env_attributes_; }
+  const std::vector<request::EnvIndicator>& env_indicators() const { return env_indicators_; }
+  // IdmMountCopy as this scope set it; nullopt when it did not.
+  std::optional<bool> mount_copy() const { return mount_copy_; }
+  // IdmStripSession: the path parameter to strip from URLs httpd serves itself; "" when off.
+  std::string_view strip_session_param() const { return strip_session_ ? *strip_session_ : std::string_view(); }
 
   // A <VirtualHost>'s configuration as httpd merges it over the main server's: its own
-  // balancers and mounts, then the main server's mounts (as ProxyPassInherit does by default).
-  // Balancer names are global, so the main server's balancers stay the main server's.
+  // balancers and mounts, then the main server's mounts unless IdmMountCopy says not to (the
+  // vhost's own IdmMountCopy, else the main server's, else On). Balancer names are global, so
+  // the main server's balancers stay the main server's. IdmEnvAttribute and IdmEnvIndicator
+  // add to the main server's, IdmStripSession replaces it.
   static ServerConfig merge(const ServerConfig& main, const ServerConfig& vhost);
 
  private:
@@ -68,6 +86,10 @@ class ServerConfig {
   bool section_open_ = false;  // the last of balancers_ is being read
   MountMap mounts_;
   std::uint32_t drain_quiet_ms_ = kDefaultDrainQuietMs;
+  std::vector<request::EnvAttribute> env_attributes_;
+  std::vector<request::EnvIndicator> env_indicators_;
+  std::optional<bool> mount_copy_;
+  std::optional<std::string> strip_session_;  // set: "" (Off) or the parameter name
 };
 
 // What directives alone cannot check, over every scope (each listed once, even where httpd

@@ -53,7 +53,7 @@ struct alignas(64) MemberSlot {
 
   // Operator state (config, then manager edits; survives graceful restart).
   std::atomic<std::uint32_t> activation;  // config::Activation
-  std::atomic<std::uint32_t> factor;      // 1..100
+  std::atomic<std::uint32_t> factor;      // 1..config::kMaxFactor
 
   // Health.
   std::atomic<std::uint32_t> health;  // Health

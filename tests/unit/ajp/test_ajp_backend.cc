@@ -193,6 +193,24 @@ TEST_CASE("FORWARD_REQUEST round trip: stored method, null remote_host, no attri
   CHECK(out.headers.empty());
 }
 
+TEST_CASE("FORWARD_REQUEST round trip: IdmEnvAttribute's attributes follow the built-in ones", "[ajp][backend]") {
+  ForwardRequest in = full_request();
+  const std::size_t built_in = in.request_attributes.size();
+  in.configured_attributes = {{"Shib-Identity-Provider", "https://idp.example/"}, {"eppn", ""}};
+  const Bytes payload = request_payload(encode_request(in));
+  ForwardRequest out;
+  REQUIRE(decode_forward_request(payload, out).ok());
+  REQUIRE(out.request_attributes.size() == built_in + 2);
+  CHECK(out.request_attributes[built_in].name == "Shib-Identity-Provider");
+  CHECK(out.request_attributes[built_in].value == "https://idp.example/");
+  CHECK(out.request_attributes[built_in + 1].name == "eppn");
+  CHECK(out.request_attributes[built_in + 1].value.empty());
+
+  in.configured_attributes = {{"", "x"}};  // never an empty name on the wire
+  Bytes packet(kMinPacketSize);
+  CHECK_FALSE(encode_forward_request(in, packet).ok());
+}
+
 TEST_CASE("FORWARD_REQUEST round trip at 65536-byte packets", "[ajp][backend]") {
   ForwardRequest in = full_request();
   const std::string big(40000, 'v');

@@ -47,6 +47,7 @@ struct Spec {
   Activation activation = Activation::Active;
   std::string domain = {};
   std::string redirect = {};
+  std::uint32_t distance = 0;
 };
 
 // A balancer over slots allocated here (no worker table): the slots start zeroed, with route,
@@ -66,6 +67,7 @@ class Rig {
       m.activation = specs[i].activation;
       m.domain = specs[i].domain;
       m.redirect = specs[i].redirect;
+      m.distance = specs[i].distance;
       config.members.push_back(m);
       MemberSlot& s = slots_[i];
       std::strncpy(s.route, m.route.c_str(), sizeof s.route - 1);
@@ -171,6 +173,24 @@ TEST_CASE("every method spreads new requests by factor", "[balance]") {
   for (std::size_t i = 0; i < factors.size(); ++i) CHECK(rig.slot(static_cast<int>(i)).busy == 0);
 }
 
+TEST_CASE("factors above 100, as mod_jk configs have them, spread alike", "[balance]") {
+  const Method method = GENERATE(Method::Requests, Method::Traffic, Method::Busyness, Method::P2C);
+  const std::vector<std::uint32_t> factors{100000, 25000, 300};
+  CAPTURE(idmb::config::to_string(method));
+  Rig rig(weighted(factors), method);
+  check_shares(run(rig, kPicks, 64), factors);
+}
+
+TEST_CASE("p2c draws by weight when the weights add up past 2^32", "[balance]") {
+  // 500 members at factor 100000 weigh 5e9 together.
+  Rig rig(weighted(std::vector<std::uint32_t>(500, 100000)), Method::P2C);
+  std::vector<int> seen(500, 0);
+  for (int i = 0; i < 20000; ++i) ++seen[static_cast<std::size_t>(rig.pick())];
+  // Every member drawn, none far above its 1/500 share (an overflowed draw would pile onto few).
+  CHECK(*std::min_element(seen.begin(), seen.end()) > 0);
+  CHECK(*std::max_element(seen.begin(), seen.end()) < 200);
+}
+
 TEST_CASE("traffic spreads bytes by factor when response sizes vary", "[balance]") {
   const std::vector<std::uint32_t> factors =
       GENERATE(std::vector<std::uint32_t>{1, 2, 3, 4}, std::vector<std::uint32_t>{5, 1});
@@ -247,6 +267,40 @@ TEST_CASE("standby members take new requests only when no active member can", "[
   rig.set(1, Health::Recovering);
   rig.set(1, Activation::Active);
   for (int i = 0; i < 10; ++i) CHECK(rig.pick() == 1);
+}
+
+TEST_CASE("distance: the nearest usable members take every new request", "[balance]") {
+  const Method method = GENERATE(Method::Requests, Method::Traffic, Method::Busyness, Method::P2C);
+  CAPTURE(idmb::config::to_string(method));
+  Spec near1{"near1"}, near2{"near2"}, mid{"mid"}, far{"far"};
+  mid.distance = 1;
+  far.distance = 2;
+  Rig rig({far, near1, mid, near2}, method, no_panic());
+  std::vector<int> seen(4, 0);
+  for (int i = 0; i < 100; ++i) ++seen[static_cast<std::size_t>(rig.pick())];
+  CHECK(seen[0] + seen[2] == 0);
+  CHECK(seen[1] > 25);  // both nearest members share the load
+  CHECK(seen[3] > 25);
+
+  // Three tiers: the next one only when no nearer member can take the request.
+  rig.set(1, Health::Error);
+  rig.set(3, Activation::Stopped);
+  for (int i = 0; i < 10; ++i) CHECK(rig.pick() == 2);
+  CHECK(rig.choose({}, {2}).member == 0);
+  rig.set(2, Activation::Disabled);
+  for (int i = 0; i < 10; ++i) CHECK(rig.pick() == 0);
+  rig.set(1, Health::Ok);
+  CHECK(rig.pick() == 1);
+}
+
+TEST_CASE("distance: a session stays on its member whatever its distance", "[balance]") {
+  Spec near{"near"}, far{"far"};
+  far.distance = 5;
+  Rig rig({near, far});
+  const Choice c = rig.choose({"far"});
+  CHECK(c.member == 1);
+  CHECK(c.sticky);
+  CHECK(rig.choose({"nosuch"}).member == 0);
 }
 
 TEST_CASE("a standby member keeps its own sessions while usable", "[balance]") {

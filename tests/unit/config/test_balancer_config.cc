@@ -255,7 +255,7 @@ TEST_CASE("validate: errors name the balancer and the problem", "[config][balanc
     b.members[0].factor = 0;
     const auto s = validate(b);
     REQUIRE_FALSE(s.ok());
-    CHECK(s.error() == "IdmBalancer app: member a: factor must be 1..100, got 0");
+    CHECK(s.error() == "IdmBalancer app: member a: factor must be 1..100000, got 0");
   }
   SECTION("route with a '.'") {
     auto b = balancer_with({member("a", "x.y")});
@@ -328,4 +328,21 @@ TEST_CASE("IdmRequestBodyBuffer: a size up to 64m, 0 by default", "[config]") {
   CHECK_FALSE(idmb::config::apply_balancer_directive(b, "IdmRequestBodyBuffer", Args{}));
   CHECK_FALSE(idmb::config::apply_balancer_directive(b, "IdmRequestBodyBuffer", Args{"lots"}));
   CHECK(b.request_body_buffer == 64u * 1024 * 1024);  // a refused line changes nothing
+}
+
+TEST_CASE("IdmFailOnStatus: codes, -codes and what is refused", "[config][balancer]") {
+  idmb::config::BalancerConfig b;
+  REQUIRE(idmb::config::apply_balancer_directive(b, "IdmFailOnStatus", {"503", "-404", "500"}).ok());
+  CHECK(b.fail_on_status == std::vector<int>{503, -404, 500});
+  const auto error = [&](std::vector<std::string_view> args) {
+    const auto s = idmb::config::apply_balancer_directive(b, "IdmFailOnStatus", args);
+    return s.ok() ? std::string() : s.error();
+  };
+  CHECK(error({"99"}) == "IdmFailOnStatus: expected a status code 100..599 or -100..-599, got '99'");
+  CHECK(error({"600"}) == "IdmFailOnStatus: expected a status code 100..599 or -100..-599, got '600'");
+  CHECK(error({"-"}) == "IdmFailOnStatus: expected a status code 100..599 or -100..-599, got '-'");
+  CHECK(error({"5xx"}) == "IdmFailOnStatus: expected a status code 100..599 or -100..-599, got '5xx'");
+  CHECK(error({"503", "-503"}) == "IdmFailOnStatus: status 503 is given twice");
+  CHECK_THAT(error({}), Catch::StartsWith("IdmFailOnStatus takes one or more status codes"));
+  CHECK(b.fail_on_status == std::vector<int>{503, -404, 500});  // a refused line changes nothing
 }

@@ -30,7 +30,10 @@ TEST_CASE("directives: every one once, in httpd's listing order", "[config][dire
                                                "IdmQueueTimeout",  "IdmRequestBodyBuffer",
                                                "IdmSlowStart",     "IdmPanicThreshold",
                                                "IdmPacketSize",    "IdmMount",
-                                               "IdmUnmount",       "IdmDrainQuietTime"});
+                                               "IdmUnmount",       "IdmDrainQuietTime",
+                                               "IdmFailOnStatus",  "IdmEnvAttribute",
+                                               "IdmEnvIndicator",  "IdmMountCopy",
+                                               "IdmStripSession"});
   std::set<std::string> lowered;
   for (std::string_view n : names) {
     std::string l(n);
@@ -50,6 +53,15 @@ TEST_CASE("directives: where each is allowed and how its arguments are split", "
       CHECK(d.arity == Arity::Two);
     } else if (d.name == "IdmDrainQuietTime") {
       CHECK(d.where == Where::MainServer);
+      CHECK(d.arity == Arity::One);
+    } else if (d.name == "IdmEnvAttribute" || d.name == "IdmStripSession") {
+      CHECK(d.where == Where::Server);
+      CHECK(d.arity == Arity::Raw);
+    } else if (d.name == "IdmEnvIndicator") {
+      CHECK(d.where == Where::Server);
+      CHECK(d.arity == Arity::Two);
+    } else if (d.name == "IdmMountCopy") {
+      CHECK(d.where == Where::Server);
       CHECK(d.arity == Arity::One);
     } else {
       CHECK(d.where == Where::Balancer);

@@ -142,12 +142,15 @@ TEST_CASE("parse_member: a name with '.' needs an explicit route", "[config][mem
 
 TEST_CASE("parse_member: rejected options say why", "[config][member]") {
   const auto [option, reason] = GENERATE(table<std::string, std::string>({
-      {"factor=abc", "IdmMember app1: factor must be an integer 1..100, got 'abc'"},
-      {"factor=0", "IdmMember app1: factor must be an integer 1..100, got '0'"},
-      {"factor=101", "IdmMember app1: factor must be an integer 1..100, got '101'"},
-      {"factor=-1", "IdmMember app1: factor must be an integer 1..100, got '-1'"},
-      {"factor=", "IdmMember app1: factor must be an integer 1..100, got ''"},
-      {"factor= 5", "IdmMember app1: factor must be an integer 1..100, got ' 5'"},
+      {"factor=abc", "IdmMember app1: factor must be an integer 1..100000, got 'abc'"},
+      {"factor=0", "IdmMember app1: factor must be an integer 1..100000, got '0'"},
+      {"factor=100001", "IdmMember app1: factor must be an integer 1..100000, got '100001'"},
+      {"factor=-1", "IdmMember app1: factor must be an integer 1..100000, got '-1'"},
+      {"factor=", "IdmMember app1: factor must be an integer 1..100000, got ''"},
+      {"factor= 5", "IdmMember app1: factor must be an integer 1..100000, got ' 5'"},
+      {"distance=101", "IdmMember app1: distance must be an integer 0..100, got '101'"},
+      {"distance=-1", "IdmMember app1: distance must be an integer 0..100, got '-1'"},
+      {"distance=", "IdmMember app1: distance must be an integer 0..100, got ''"},
       {"route=a.b",
        "IdmMember app1: route must not contain '.' (the route follows the '.' in the session "
        "id), got 'a.b'"},
@@ -163,7 +166,7 @@ TEST_CASE("parse_member: rejected options say why", "[config][member]") {
       {"secret=caf\xc3\xa9", "IdmMember app1: secret must be 1..255 printable ASCII"},
       {"secret=" + std::string(256, 'x'), "IdmMember app1: secret must be 1..255 printable ASCII"},
       {"weight=3",
-       "IdmMember app1: unknown option 'weight' (known: route, factor, max, status, domain, "
+       "IdmMember app1: unknown option 'weight' (known: route, factor, distance, max, status, domain, "
        "redirect, secret)"},
       {"max=0", "IdmMember app1: max must be an integer 1..100000"},
       {"factor", "IdmMember app1: expected key=value, got 'factor'"},
@@ -177,9 +180,12 @@ TEST_CASE("parse_member: rejected options say why", "[config][member]") {
 
 TEST_CASE("parse_member: limits that are accepted", "[config][member]") {
   const std::string long_secret = "secret=" + std::string(255, '~');
-  const auto m = parse_member({"app1", "ajp://h:8009", "factor=100", long_secret, "route=" + std::string(63, 'r')});
+  const auto m = parse_member(
+      {"app1", "ajp://h:8009", "factor=100000", long_secret, "route=" + std::string(63, 'r'), "distance=100"});
   REQUIRE(m.ok());
-  CHECK(m->factor == 100);
+  CHECK(m->factor == 100000);
+  CHECK(m->distance == 100);
+  CHECK(parse_member({"app1", "ajp://h:8009"})->distance == 0);
   CHECK(m->secret.size() == 255);
   CHECK(m->route.size() == 63);
 }

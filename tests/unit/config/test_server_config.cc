@@ -2,6 +2,7 @@
 // checks over every scope. The messages are those httpd shows (the shim passes them on).
 #include <catch2/catch.hpp>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -146,4 +147,96 @@ TEST_CASE("mount_patterns and advisories over every scope", "[config][server]") 
   const auto warnings = idmb::config::advisories({&main, &vhost});
   REQUIRE(warnings.size() == 1);
   CHECK_THAT(warnings[0], Catch::StartsWith("<IdmBalancer bare> member b1 (127.0.0.1:9) has no AJP secret"));
+}
+
+TEST_CASE("server config: IdmMountCopy decides what a VirtualHost inherits", "[config][server]") {
+  ServerConfig main;
+  define(main, "app");
+  REQUIRE(main.apply("IdmMount", {"/app/*", "app"}).ok());
+  ServerConfig vhost;
+  REQUIRE(vhost.apply("IdmMount", {"/own/*", "app"}).ok());
+  const auto inherited = [&] { return ServerConfig::merge(main, vhost).mounts().mounts().size() == 2; };
+
+  CHECK(inherited());  // default On: what a vhost always did
+  REQUIRE(main.apply("IdmMountCopy", {"Off"}).ok());
+  CHECK_FALSE(inherited());  // the main server's default for every vhost
+  REQUIRE(vhost.apply("IdmMountCopy", {"on"}).ok());
+  CHECK(inherited());  // the vhost's own word wins
+  REQUIRE(main.apply("IdmMountCopy", {"All"}).ok());
+  REQUIRE(vhost.apply("IdmMountCopy", {"Off"}).ok());
+  CHECK_FALSE(inherited());
+  CHECK(ServerConfig::merge(main, vhost).mount_copy() == false);
+
+  const auto bad = main.apply("IdmMountCopy", {"yes"});
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error() == "IdmMountCopy: expected On, Off or All, got 'yes'");
+}
+
+TEST_CASE("server config: IdmEnvAttribute, the vhost's list over the main server's", "[config][server]") {
+  ServerConfig main;
+  REQUIRE(main.apply("IdmEnvAttribute", {"eppn"}).ok());
+  REQUIRE(main.apply("IdmEnvAttribute", {"Shib-Identity-Provider", "none"}).ok());
+  ServerConfig vhost;
+  REQUIRE(vhost.apply("IdmEnvAttribute", {"Shib-Identity-Provider", "vhost-default"}).ok());
+  REQUIRE(vhost.apply("IdmEnvAttribute", {"MELLON_NameID"}).ok());
+
+  const ServerConfig merged = ServerConfig::merge(main, vhost);
+  const auto& list = merged.env_attributes();
+  REQUIRE(list.size() == 3);
+  CHECK(list[0].name == "Shib-Identity-Provider");
+  CHECK(list[0].fallback == std::optional<std::string>("vhost-default"));  // the vhost's entry wins
+  CHECK(list[1].name == "MELLON_NameID");
+  CHECK_FALSE(list[1].fallback.has_value());
+  CHECK(list[2].name == "eppn");
+
+  // A later line for the same name replaces the earlier one.
+  REQUIRE(main.apply("IdmEnvAttribute", {"eppn", "x"}).ok());
+  REQUIRE(main.env_attributes().size() == 2);
+  CHECK(main.env_attributes()[0].fallback == std::optional<std::string>("x"));
+
+  const auto count = main.apply("IdmEnvAttribute", {});
+  CHECK(count.error() == "IdmEnvAttribute takes NAME [DEFAULT]");
+  CHECK_FALSE(main.apply("IdmEnvAttribute", {"a", "b", "c"}).ok());
+  CHECK(main.apply("IdmEnvAttribute", {"a b"}).error() ==
+        "IdmEnvAttribute: 'a b' is not a variable name (1..255 characters of A-Z a-z 0-9 _ . : -)");
+  CHECK(main.apply("IdmEnvAttribute", {"AJP_REMOTE_PORT"}).error() ==
+        "IdmEnvAttribute: 'AJP_REMOTE_PORT' is an attribute Tomcat's AJP connector reads itself; use "
+        "IdmEnvIndicator");
+}
+
+TEST_CASE("server config: IdmEnvIndicator, one variable per field", "[config][server]") {
+  ServerConfig main;
+  REQUIRE(main.apply("IdmEnvIndicator", {"remote_addr", "JK_REMOTE_ADDR"}).ok());
+  REQUIRE(main.apply("IdmEnvIndicator", {"HTTPS", "X_HTTPS"}).ok());
+  ServerConfig vhost;
+  REQUIRE(vhost.apply("IdmEnvIndicator", {"remote_addr", "CLIENT_IP"}).ok());
+  const ServerConfig merged = ServerConfig::merge(main, vhost);
+  REQUIRE(merged.env_indicators().size() == 2);
+  CHECK(merged.env_indicators()[0].field == idmb::request::EnvField::RemoteAddr);
+  CHECK(merged.env_indicators()[0].variable == "CLIENT_IP");
+  CHECK(merged.env_indicators()[1].field == idmb::request::EnvField::Https);
+  CHECK(merged.env_indicators()[1].variable == "X_HTTPS");
+
+  CHECK_THAT(main.apply("IdmEnvIndicator", {"client", "X"}).error(),
+             Catch::StartsWith("IdmEnvIndicator: unknown field 'client' (known: https, remote_addr,"));
+  CHECK_FALSE(main.apply("IdmEnvIndicator", {"https", "A=B"}).ok());
+  CHECK_FALSE(main.apply("IdmEnvIndicator", {"https"}).ok());  // TAKE2
+}
+
+TEST_CASE("server config: IdmStripSession", "[config][server]") {
+  ServerConfig main;
+  CHECK(main.strip_session_param().empty());  // off by default
+  REQUIRE(main.apply("IdmStripSession", {"On"}).ok());
+  CHECK(main.strip_session_param() == "jsessionid");
+  REQUIRE(main.apply("IdmStripSession", {"on", ";sid"}).ok());  // mod_jk's spelling
+  CHECK(main.strip_session_param() == "sid");
+
+  ServerConfig vhost;
+  CHECK(ServerConfig::merge(main, vhost).strip_session_param() == "sid");
+  REQUIRE(vhost.apply("IdmStripSession", {"Off"}).ok());
+  CHECK(ServerConfig::merge(main, vhost).strip_session_param().empty());
+
+  CHECK(main.apply("IdmStripSession", {"yes"}).error() == "IdmStripSession: expected On or Off, got 'yes'");
+  CHECK_FALSE(main.apply("IdmStripSession", {"On", "a=b"}).ok());
+  CHECK_FALSE(main.apply("IdmStripSession", {}).ok());
 }

@@ -539,3 +539,46 @@ TEST_CASE("request path: HEAD discards the body Tomcat sends", "[request]") {
   CHECK(rig.client.inner.received.empty());
   CHECK(rig.client.inner.status == 200);
 }
+
+TEST_CASE("request path: IdmFailOnStatus fails over, blaming the member for CODE, not for -CODE", "[request]") {
+  const int listed = GENERATE(503, -503);
+  CAPTURE(listed);
+  Rig rig;
+  rig.cfg.fail_on_status = {404, listed};
+  const Bytes unavailable = concat({send_headers(503, {}), body_chunk("down"), end_response(true)});
+
+  SECTION("an idempotent request goes to another member") {
+    rig.backends.will_answer(0, unavailable);
+    rig.backends.will_answer(1, ok_reply("hi"));
+    CHECK(rig.run("GET", {}, {"r0"}) == request::kHandled);  // the session names m0: it goes first
+    REQUIRE(rig.env.chosen.size() == 2);
+    CHECK(rig.env.chosen[1].member == 1);
+    CHECK(rig.client.inner.received == "hi");  // nothing of m0's answer
+    CHECK(rig.backends.log[0].kept == 0);      // its connection is closed, the rest unread
+    CHECK(rig.blamed(0) == (listed > 0));
+    CHECK(rig.slot(0).errors[static_cast<std::size_t>(table::ErrorClass::FailStatus)] == (listed > 0 ? 1u : 0u));
+  }
+  SECTION("a request that cannot be replayed gets 503") {
+    rig.client = Client("abc");
+    rig.backends.will_answer(0, unavailable);
+    rig.backends.will_answer(1, ok_reply("hi"));
+    CHECK(rig.run("POST", length_body(3), {"r0"}) == 503);
+    CHECK(rig.backends.log[1].requests == 0);
+    CHECK(rig.client.inner.received.empty());
+    CHECK(rig.blamed(0) == (listed > 0));
+  }
+  SECTION("every member answering a listed status: 503") {
+    rig.backends.will_answer(0, unavailable);
+    rig.backends.will_answer(1, concat({send_headers(404, {}), end_response(true)}));
+    CHECK(rig.run() == 503);
+    CHECK(rig.env.chosen.size() == 2);
+    CHECK(rig.blamed(1));  // 404 is listed as a positive CODE
+  }
+  SECTION("another status is relayed as it is") {
+    rig.backends.will_answer(0, concat({send_headers(500, {}), body_chunk("oops"), end_response(true)}));
+    CHECK(rig.run("GET", {}, {"r0"}) == request::kHandled);
+    CHECK(rig.env.chosen.size() == 1);
+    CHECK(rig.client.inner.received == "oops");
+    CHECK_FALSE(rig.blamed(0));
+  }
+}

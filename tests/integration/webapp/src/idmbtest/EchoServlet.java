@@ -81,6 +81,15 @@ public class EchoServlet extends HttpServlet {
             }
         }
         out.put("attributes", attrs);
+        // ?attrs=A,B: those request attributes by name. Attributes that arrive over AJP as
+        // 0x0A (IdmEnvAttribute, JkEnvVar) are readable with getAttribute() but not listed
+        // by getAttributeNames().
+        Map<String, Object> named = new LinkedHashMap<>();
+        String wanted = Util.query(req).get("attrs");
+        if (wanted != null && !wanted.isEmpty()) {
+            for (String name : wanted.split(",")) named.put(name, str(req.getAttribute(name)));
+        }
+        out.put("named", named);
         out.put("cipherSuite", str(req.getAttribute("jakarta.servlet.request.cipher_suite")));
         Object ks = req.getAttribute("jakarta.servlet.request.key_size");
         out.put("keySize", ks instanceof Number num ? num : (ks == null ? null : String.valueOf(ks)));
