@@ -86,11 +86,8 @@ Listen 127.0.0.1:{vhost_port}
 """
 
 
-class JkHttpdConfig(stk.HttpdConfig):
-    """stack.HttpdConfig with Debian's mod_jk loaded by the site config itself."""
-
-    def _modules(self) -> List[str]:
-        return super()._modules()
+# The mod_jk front end: stack.HttpdConfig with frontend "jk"; the site config loads mod_jk itself.
+JkHttpdConfig = stk.HttpdConfig
 
 
 def write_inputs(root: Path, ports: Dict[str, int], secret: str, vhost_port: int) -> Path:

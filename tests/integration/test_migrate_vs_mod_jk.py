@@ -50,7 +50,7 @@ def fronts(stack):
             site = ms.write_inputs(root, ports, stack.secret, vport)
             if kind == "jk":
                 extra = site.read_text()
-                cfg = ms.JkHttpdConfig(root, stk.free_port(), "jk", None, extra=extra)
+                cfg = ms.JkHttpdConfig(root, stk.free_port(), "jk", None, extra=extra, log_level="info")
             else:
                 done = ms.convert(site, root)
                 assert done.returncode == 0, done.stderr

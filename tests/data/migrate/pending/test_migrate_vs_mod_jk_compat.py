@@ -47,7 +47,7 @@ def fronts(stack):
             site = ms.write_inputs(root, ports, stack.secret, vport)
             site.write_text(site.read_text() + compat_extra(off_port, none_port))
             if kind == "jk":
-                cfg = ms.JkHttpdConfig(root, stk.free_port(), "jk", None, extra=site.read_text())
+                cfg = ms.JkHttpdConfig(root, stk.free_port(), "jk", None, extra=site.read_text(), log_level="info")
             else:
                 done = ms.convert(site, root)
                 assert done.returncode == 0, done.stderr
