@@ -232,7 +232,8 @@ def test_deb_metadata(deb):
               f"{ETC}/mods-available/idmbalance.conf", f"{DOCDIR}/copyright",
               f"{DOCDIR}/changelog.gz", f"{DOCDIR}/examples/two-tomcats.conf",
               f"{DOCDIR}/examples/operator-selfservice.conf", f"{DOCDIR}/examples/active-active.conf",
-              "/usr/bin/idmbalancectl", "/usr/share/man/man1/idmbalancectl.1.gz"):
+              "/usr/bin/idmbalancectl", "/usr/share/man/man1/idmbalancectl.1.gz",
+              "/usr/bin/idmbalance-migrate", "/usr/share/man/man1/idmbalance-migrate.1.gz"):
         assert f in files, f"{f} not in the package: {files}"
     assert f"{DOCDIR}/README.md.gz" in files or f"{DOCDIR}/README.md" in files, files
     # Every documentation path the packaged idmbalance.conf names is in the package.
