@@ -179,6 +179,22 @@ int refuse(request_rec* r, int status, const std::string& why) {
   return status;
 }
 
+// The change in the shared table's event list, under its member (or none, balancer-wide).
+void add_manager_event(Runtime& runtime, const status::Command& command, const std::string& message) {
+  if (!runtime.table) return;
+  // Balancer-wide changes name no member; the text says which balancer.
+  std::size_t index = table::kNoMember;
+  std::string_view what = message;  // "balancer[/member]: what changed"
+  if (const MemberRuntime* m = find_member(runtime, command.balancer, command.member)) {
+    index = m->table_index;
+    // The page names the member of an event already.
+    if (auto colon = what.find(": "); colon != std::string_view::npos) {
+      what.remove_prefix(colon + 2);
+    }
+  }
+  runtime.table->add_event(index, runtime.clock.now_ms(), "manager: " + std::string(what));
+}
+
 int handle_post(request_rec* r, Runtime& runtime) {
   // Same origin first: a cross-site form post is refused before its body is looked at.
   const char* origin = apr_table_get(r->headers_in, "Origin");
@@ -218,19 +234,7 @@ int handle_post(request_rec* r, Runtime& runtime) {
     return refuse(r, HTTP_INTERNAL_SERVER_ERROR, result.message);
   }
   IDMB_LOG_R(APLOG_NOTICE, r, "balancer manager: %s (by %s)", result.message.c_str(), r->useragent_ip);
-  if (runtime.table) {
-    // Balancer-wide changes name no member; the text says which balancer.
-    std::size_t index = table::kNoMember;
-    std::string_view what = result.message;  // "balancer[/member]: what changed"
-    if (const MemberRuntime* m = find_member(runtime, command->balancer, command->member)) {
-      index = m->table_index;
-      // The page names the member of an event already.
-      if (auto colon = what.find(": "); colon != std::string_view::npos) {
-        what.remove_prefix(colon + 2);
-      }
-    }
-    runtime.table->add_event(index, runtime.clock.now_ms(), "manager: " + std::string(what));
-  }
+  add_manager_event(runtime, *command, result.message);
   if (wants_json(r)) {
     std::string json = "{\"ok\":true,\"message\":";
     status::append_json_string(json, result.message);
