@@ -14,6 +14,7 @@
 #include "idmb/control.h"
 #include "idmb/status_render.h"
 #include "idmb/status_snapshot.h"
+#include "idmb/version.h"
 #include "status_handler.h"
 #include "shim_log.h"
 
@@ -22,10 +23,6 @@ APLOG_USE_MODULE(idmbalance);
 namespace idmb::shim {
 namespace {
 
-#ifndef IDMB_VERSION
-#error "IDMB_VERSION is set by CMake from project(VERSION)"
-#endif
-constexpr const char* kVersion = "mod_idmbalance/" IDMB_VERSION;
 constexpr std::size_t kEventsShown = 30;
 
 status::Snapshot snapshot_of(Runtime& runtime, bool with_nonce) {
@@ -41,7 +38,8 @@ status::Snapshot snapshot_of(Runtime& runtime, bool with_nonce) {
     source.sticky_force = b.settings->sticky_force.load(std::memory_order_relaxed) != 0;
     sources.push_back(std::move(source));
   }
-  status::SnapshotInfo info{kVersion, runtime.table_generation, with_nonce ? runtime.nonce : std::string()};
+  status::SnapshotInfo info{std::string(module_version()), runtime.table_generation,
+                            with_nonce ? runtime.nonce : std::string()};
   status::Snapshot snap = status::take_snapshot(sources, runtime.clock.now_ms(), runtime.drain_quiet_ms, info);
   if (runtime.table) {
     for (const auto& event : runtime.table->recent_events(kEventsShown)) {
