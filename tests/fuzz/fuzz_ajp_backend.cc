@@ -187,8 +187,8 @@ void check_same(const ForwardRequest& got, const ForwardRequest& want, bool name
 void check_views(const ForwardRequest& r, const Owned& payload) {
   FUZZ_CHECK(payload.contains(r.method) || method_code(r.method) != kStoredMethod, show(r.method));
   for (std::string_view s : {r.protocol, r.uri, r.remote_addr, r.server_name}) FUZZ_CHECK(payload.contains(s));
-  for (const auto* o : {&r.remote_host, &r.secret, &r.remote_user, &r.auth_type, &r.query_string, &r.route,
-                        &r.ssl_cert, &r.ssl_cipher, &r.ssl_session}) {
+  for (const auto* o : {&r.remote_host, &r.secret, &r.remote_user, &r.auth_type, &r.query_string, &r.route, &r.ssl_cert,
+                        &r.ssl_cipher, &r.ssl_session}) {
     if (*o) FUZZ_CHECK(payload.contains(**o));
   }
   for (const Header& h : r.headers) {
@@ -207,8 +207,8 @@ bool encodable(const ForwardRequest& r) {
   for (std::string_view s : {r.protocol, r.uri, r.remote_addr, r.server_name}) {
     if (has_nul(s)) return false;
   }
-  for (const auto* o : {&r.remote_host, &r.secret, &r.remote_user, &r.auth_type, &r.query_string, &r.route,
-                        &r.ssl_cert, &r.ssl_cipher, &r.ssl_session}) {
+  for (const auto* o : {&r.remote_host, &r.secret, &r.remote_user, &r.auth_type, &r.query_string, &r.route, &r.ssl_cert,
+                        &r.ssl_cipher, &r.ssl_session}) {
     if (*o && has_nul(**o)) return false;
   }
   for (const Header& h : r.headers) {
