@@ -14,6 +14,7 @@
 #include "idmb/control.h"
 #include "idmb/status_render.h"
 #include "idmb/status_snapshot.h"
+#include "idmb/version.h"
 #include "status_handler.h"
 #include "shim_log.h"
 
@@ -22,10 +23,6 @@ APLOG_USE_MODULE(idmbalance);
 namespace idmb::shim {
 namespace {
 
-#ifndef IDMB_VERSION
-#error "IDMB_VERSION is set by CMake from project(VERSION)"
-#endif
-constexpr const char* kVersion = "mod_idmbalance/" IDMB_VERSION;
 constexpr std::size_t kEventsShown = 30;
 
 status::Snapshot snapshot_of(Runtime& runtime, bool with_nonce) {
@@ -41,7 +38,8 @@ status::Snapshot snapshot_of(Runtime& runtime, bool with_nonce) {
     source.sticky_force = b.settings->sticky_force.load(std::memory_order_relaxed) != 0;
     sources.push_back(std::move(source));
   }
-  status::SnapshotInfo info{kVersion, runtime.table_generation, with_nonce ? runtime.nonce : std::string()};
+  status::SnapshotInfo info{std::string(module_version()), runtime.table_generation,
+                            with_nonce ? runtime.nonce : std::string()};
   status::Snapshot snap = status::take_snapshot(sources, runtime.clock.now_ms(), runtime.drain_quiet_ms, info);
   if (runtime.table) {
     for (const auto& event : runtime.table->recent_events(kEventsShown)) {
@@ -179,6 +177,22 @@ int refuse(request_rec* r, int status, const std::string& why) {
   return status;
 }
 
+// The change in the shared table's event list, under its member (or none, balancer-wide).
+void add_manager_event(Runtime& runtime, const status::Command& command, const std::string& message) {
+  if (!runtime.table) return;
+  // Balancer-wide changes name no member; the text says which balancer.
+  std::size_t index = table::kNoMember;
+  std::string_view what = message;  // "balancer[/member]: what changed"
+  if (const MemberRuntime* m = find_member(runtime, command.balancer, command.member)) {
+    index = m->table_index;
+    // The page names the member of an event already.
+    if (auto colon = what.find(": "); colon != std::string_view::npos) {
+      what.remove_prefix(colon + 2);
+    }
+  }
+  runtime.table->add_event(index, runtime.clock.now_ms(), "manager: " + std::string(what));
+}
+
 int handle_post(request_rec* r, Runtime& runtime) {
   // Same origin first: a cross-site form post is refused before its body is looked at.
   const char* origin = apr_table_get(r->headers_in, "Origin");
@@ -218,19 +232,7 @@ int handle_post(request_rec* r, Runtime& runtime) {
     return refuse(r, HTTP_INTERNAL_SERVER_ERROR, result.message);
   }
   IDMB_LOG_R(APLOG_NOTICE, r, "balancer manager: %s (by %s)", result.message.c_str(), r->useragent_ip);
-  if (runtime.table) {
-    // Balancer-wide changes name no member; the text says which balancer.
-    std::size_t index = table::kNoMember;
-    std::string_view what = result.message;  // "balancer[/member]: what changed"
-    if (const MemberRuntime* m = find_member(runtime, command->balancer, command->member)) {
-      index = m->table_index;
-      // The page names the member of an event already.
-      if (auto colon = what.find(": "); colon != std::string_view::npos) {
-        what.remove_prefix(colon + 2);
-      }
-    }
-    runtime.table->add_event(index, runtime.clock.now_ms(), "manager: " + std::string(what));
-  }
+  add_manager_event(runtime, *command, result.message);
   if (wants_json(r)) {
     std::string json = "{\"ok\":true,\"message\":";
     status::append_json_string(json, result.message);

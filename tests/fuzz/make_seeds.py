@@ -122,6 +122,36 @@ ajp_encode = {
 }
 
 
+# --- AJP, container side (decode_forward_request): payloads as httpd sends them ------------
+
+def forward_request(method, attrs, headers, host=None, port=80, ssl=0, uri="/app/index.jsp"):
+    p = b"\x02" + bytes([method]) + s("HTTP/1.1") + s(uri) + s("10.0.0.7")
+    p += (s(host) if host is not None else u16(0xFFFF)) + s("www.example.com") + u16(port) + bytes([ssl])
+    p += u16(len(headers)) + b"".join(headers)
+    return p + b"".join(attrs) + b"\xff"
+
+
+BACKEND_GET = forward_request(2, [b"\x0c" + s("s3cret"), b"\x05" + s("a=1&b=2"), b"\x06" + s("node1")],
+                              [u16(0xA00B) + s("www.example.com"), u16(0xA009) + s("JSESSIONID=abc.node1"),
+                               s("X-Custom") + s("yes")])
+
+ajp_backend = {
+    "get": b"\x00" + BACKEND_GET,
+    "get-truncated": b"\x00" + BACKEND_GET[:-1],
+    "patch-stored-method": b"\x00" + forward_request(0xFF, [b"\x0d" + s("PATCH")], [u16(0xA008) + s("2")],
+                                                      host="client.example.net", port=8443),
+    "https-attributes": b"\x00" + forward_request(
+        2, [b"\x03" + s("alice"), b"\x04" + s("BASIC"), b"\x07" + s("-----CERT-----"),
+            b"\x08" + s("TLS_AES_128_GCM_SHA256"), b"\x09" + s("0123abcd"), b"\x0b" + u16(128),
+            b"\x0a" + s("AJP_REMOTE_PORT") + s("4711"), b"\x01" + s("/ctx"), b"\x02" + s("/servlet")],
+        [u16(0xA00B) + s("secure.example.com")], port=443, ssl=1, uri="/"),
+    "null-strings": b"\x00" + b"\x02\x02" + u16(0xFFFF) * 4 + s("h") + u16(80) + b"\x00" + u16(1) + s("X-A") +
+                    u16(0xFFFF) + b"\xff",
+    "body-chunk": b"\x01" + u16(5) + b"hello",
+    "body-end": b"\x01",
+}
+
+
 # --- the others: inputs from the unit tests -----------------------------------------------
 
 session_route = {
@@ -190,6 +220,7 @@ config = {
 CORPORA = {
     "fuzz_ajp_decode": ajp_decode,
     "fuzz_ajp_encode": ajp_encode,
+    "fuzz_ajp_backend": ajp_backend,
     "fuzz_session_route": session_route,
     "fuzz_uri_mount": uri_mount,
     "fuzz_http_rules": http_rules,

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "../util/ascii.h"
+#include "ajp_reader.h"
 #include "ajp_wire.h"
 #include "idmb/ajp_backend.h"
 
@@ -38,56 +39,18 @@ std::uint16_t response_header_code(std::string_view name) {
   }
 }
 
-class Reader {
- public:
-  explicit Reader(std::span<const std::uint8_t> p) : p_(p) {}
+using wire::Reader;
 
-  std::size_t remaining() const { return p_.size() - pos_; }
-
-  bool u8(std::uint8_t& v) {
-    if (remaining() < 1) return false;
-    v = p_[pos_++];
-    return true;
+// The error text of a failed string read, or nullptr; a null string reads as empty.
+const char* read_string(Reader& r, std::string_view& s, bool* is_null = nullptr) {
+  const Reader::Str got = r.string(s);
+  if (is_null != nullptr) *is_null = got == Reader::Str::Null;
+  switch (got) {
+    case Reader::Str::Truncated: return "truncated";
+    case Reader::Str::Unterminated: return "not NUL-terminated";
+    default: return nullptr;
   }
-
-  bool u16(std::uint16_t& v) {
-    if (remaining() < 2) return false;
-    v = wire::get_u16(p_.data() + pos_);
-    pos_ += 2;
-    return true;
-  }
-
-  bool peek_u16(std::uint16_t& v) const {
-    if (remaining() < 2) return false;
-    v = wire::get_u16(p_.data() + pos_);
-    return true;
-  }
-
-  // len(2) bytes NUL, or 0xFFFF (null: nothing follows). Returns an error text or nullptr.
-  const char* string(std::string_view& s, bool& is_null) {
-    std::uint16_t len;
-    if (!u16(len)) return "truncated";
-    is_null = len == wire::kNullString;
-    if (is_null) {
-      s = {};
-      return nullptr;
-    }
-    if (remaining() < std::size_t{len} + 1) return "truncated";
-    if (p_[pos_ + len] != 0) return "not NUL-terminated";
-    s = std::string_view(reinterpret_cast<const char*>(p_.data() + pos_), len);
-    pos_ += std::size_t{len} + 1;
-    return nullptr;
-  }
-
-  const char* string(std::string_view& s) {
-    bool is_null;
-    return string(s, is_null);
-  }
-
- private:
-  std::span<const std::uint8_t> p_;
-  std::size_t pos_ = 0;
-};
+}
 
 Error field_error(const char* problem, const std::string& where) {
   return fail(std::string("FORWARD_REQUEST ") + where + " " + problem);
@@ -173,7 +136,9 @@ RequestMessage classify_request_message(std::span<const std::uint8_t> payload) {
   }
 }
 
-Status decode_forward_request(std::span<const std::uint8_t> payload, ForwardRequest& out) {
+namespace {
+
+void reset(ForwardRequest& out) {
   out.method = out.protocol = out.uri = out.remote_addr = out.server_name = {};
   out.remote_host.reset();
   out.server_port = 0;
@@ -189,39 +154,42 @@ Status decode_forward_request(std::span<const std::uint8_t> payload, ForwardRequ
   out.ssl_session.reset();
   out.ssl_key_size.reset();
   out.request_attributes.clear();
+}
 
-  Reader r(payload);
+// Prefix code, method, the request line's strings, server port and is_ssl.
+Status decode_fixed_fields(Reader& r, ForwardRequest& out, std::uint8_t& method) {
   std::uint8_t type = 0;
   if (!r.u8(type) || type != wire::kForwardRequest) return fail("not a FORWARD_REQUEST");
-  std::uint8_t method = 0;
   if (!r.u8(method)) return fail("FORWARD_REQUEST truncated in method");
   if (method != kStoredMethod) {
     out.method = method_name(method);
     if (out.method.empty()) return fail("FORWARD_REQUEST has unknown method code " + num(method));
   }
-
   struct Required {
     std::string_view* field;
     const char* name;
   };
   for (auto [field, name] : {Required{&out.protocol, "protocol"}, Required{&out.uri, "request URI"},
                              Required{&out.remote_addr, "remote_addr"}}) {
-    if (const char* e = r.string(*field)) return field_error(e, name);
+    if (const char* e = read_string(r, *field)) return field_error(e, name);
   }
   std::string_view host;
   bool host_null = false;
-  if (const char* e = r.string(host, host_null)) return field_error(e, "remote_host");
+  if (const char* e = read_string(r, host, &host_null)) return field_error(e, "remote_host");
   if (!host_null) out.remote_host = host;
-  if (const char* e = r.string(out.server_name)) return field_error(e, "server_name");
+  if (const char* e = read_string(r, out.server_name)) return field_error(e, "server_name");
   if (!r.u16(out.server_port)) return fail("FORWARD_REQUEST truncated in server_port");
   std::uint8_t ssl = 0;
   if (!r.u8(ssl)) return fail("FORWARD_REQUEST truncated in is_ssl");
   out.is_ssl = ssl != 0;
+  return Ok{};
+}
 
+Status decode_headers(Reader& r, ForwardRequest& out) {
   std::uint16_t count = 0;
   if (!r.u16(count)) return fail("FORWARD_REQUEST truncated in header count");
-  // Each header takes at least 5 bytes (code + empty value): a lying count reserves no more.
-  out.headers.reserve(std::min<std::size_t>(count, r.remaining() / 5));
+  // Each header takes at least 4 bytes (code + null value): a lying count reserves no more.
+  out.headers.reserve(std::min<std::size_t>(count, r.remaining() / 4));
   for (std::size_t i = 1; i <= count; ++i) {
     Header h;
     std::uint16_t peek = 0;
@@ -230,82 +198,87 @@ Status decode_forward_request(std::span<const std::uint8_t> payload, ForwardRequ
       h.name = request_header_name(peek);
       if (h.name.empty()) return fail("FORWARD_REQUEST header " + num(i) + " has unknown code " + hex(peek, 4));
       r.u16(peek);
-    } else if (const char* e = r.string(h.name)) {
+    } else if (const char* e = read_string(r, h.name)) {
       return field_error(e, "header " + num(i) + " name");
     }
-    if (const char* e = r.string(h.value)) return field_error(e, "header " + num(i) + " value");
+    if (const char* e = read_string(r, h.value)) return field_error(e, "header " + num(i) + " value");
     out.headers.push_back(h);
   }
+  return Ok{};
+}
 
+// The field a plain string attribute fills and its name for errors; nullptr for other codes.
+std::optional<std::string_view>* string_attribute(ForwardRequest& out, std::uint8_t code, const char*& name) {
+  switch (code) {
+    case wire::kAttrSecret: name = "secret"; return &out.secret;
+    case wire::kAttrRemoteUser: name = "remote_user"; return &out.remote_user;
+    case wire::kAttrAuthType: name = "auth_type"; return &out.auth_type;
+    case wire::kAttrQueryString: name = "query string"; return &out.query_string;
+    case wire::kAttrRoute: name = "route"; return &out.route;
+    case wire::kAttrSslCert: name = "ssl_cert"; return &out.ssl_cert;
+    case wire::kAttrSslCipher: name = "ssl_cipher"; return &out.ssl_cipher;
+    case wire::kAttrSslSession: name = "ssl_session"; return &out.ssl_session;
+    default: return nullptr;
+  }
+}
+
+// The attributes that are not one plain string.
+Status decode_other_attribute(Reader& r, ForwardRequest& out, std::uint8_t code, std::uint8_t method) {
+  switch (code) {
+    case wire::kAttrSslKeySize: {
+      std::uint16_t size = 0;
+      if (!r.u16(size)) return fail("FORWARD_REQUEST truncated in ssl_key_size");
+      out.ssl_key_size = size;
+      return Ok{};
+    }
+    case wire::kAttrStoredMethod:
+      if (method != kStoredMethod) return fail("FORWARD_REQUEST has a stored method with method code " + num(method));
+      if (const char* e = read_string(r, out.method)) return field_error(e, "stored method");
+      return Ok{};
+    case wire::kAttrReqAttribute: {
+      Header a;
+      if (const char* e = read_string(r, a.name)) return field_error(e, "request attribute name");
+      if (const char* e = read_string(r, a.value)) return field_error(e, "request attribute value");
+      out.request_attributes.push_back(a);
+      return Ok{};
+    }
+    case kAttrContext:
+    case kAttrServletPath: {
+      std::string_view ignored;
+      if (const char* e = read_string(r, ignored))
+        return field_error(e, code == kAttrContext ? "context" : "servlet_path");
+      return Ok{};
+    }
+    default: return fail("FORWARD_REQUEST has unknown attribute code " + hex(code, 2));
+  }
+}
+
+// Attributes up to and including the 0xFF terminator.
+Status decode_attributes(Reader& r, ForwardRequest& out, std::uint8_t method) {
   for (;;) {
     std::uint8_t code = 0;
     if (!r.u8(code)) return fail("FORWARD_REQUEST truncated before the 0xFF terminator");
-    if (code == wire::kAttrAreDone) break;
-    std::optional<std::string_view>* slot = nullptr;
+    if (code == wire::kAttrAreDone) return Ok{};
     const char* name = nullptr;
-    switch (code) {
-      case wire::kAttrSecret:
-        slot = &out.secret;
-        name = "secret";
-        break;
-      case wire::kAttrRemoteUser:
-        slot = &out.remote_user;
-        name = "remote_user";
-        break;
-      case wire::kAttrAuthType:
-        slot = &out.auth_type;
-        name = "auth_type";
-        break;
-      case wire::kAttrQueryString:
-        slot = &out.query_string;
-        name = "query string";
-        break;
-      case wire::kAttrRoute:
-        slot = &out.route;
-        name = "route";
-        break;
-      case wire::kAttrSslCert:
-        slot = &out.ssl_cert;
-        name = "ssl_cert";
-        break;
-      case wire::kAttrSslCipher:
-        slot = &out.ssl_cipher;
-        name = "ssl_cipher";
-        break;
-      case wire::kAttrSslSession:
-        slot = &out.ssl_session;
-        name = "ssl_session";
-        break;
-      case wire::kAttrSslKeySize: {
-        std::uint16_t size = 0;
-        if (!r.u16(size)) return fail("FORWARD_REQUEST truncated in ssl_key_size");
-        out.ssl_key_size = size;
-        continue;
-      }
-      case wire::kAttrStoredMethod: {
-        if (method != kStoredMethod) return fail("FORWARD_REQUEST has a stored method with method code " + num(method));
-        if (const char* e = r.string(out.method)) return field_error(e, "stored method");
-        continue;
-      }
-      case wire::kAttrReqAttribute: {
-        Header a;
-        if (const char* e = r.string(a.name)) return field_error(e, "request attribute name");
-        if (const char* e = r.string(a.value)) return field_error(e, "request attribute value");
-        out.request_attributes.push_back(a);
-        continue;
-      }
-      case kAttrContext:
-      case kAttrServletPath: {
-        std::string_view ignored;
-        if (const char* e = r.string(ignored)) return field_error(e, code == kAttrContext ? "context" : "servlet_path");
-        continue;
-      }
-      default: return fail("FORWARD_REQUEST has unknown attribute code " + hex(code, 2));
+    if (std::optional<std::string_view>* slot = string_attribute(out, code, name)) {
+      std::string_view value;
+      if (const char* e = read_string(r, value)) return field_error(e, name);
+      *slot = value;
+    } else if (Status s = decode_other_attribute(r, out, code, method); !s) {
+      return s;
     }
-    std::string_view value;
-    if (const char* e = r.string(value)) return field_error(e, name);
-    *slot = value;
   }
+}
+
+}  // namespace
+
+Status decode_forward_request(std::span<const std::uint8_t> payload, ForwardRequest& out) {
+  reset(out);
+  Reader r(payload);
+  std::uint8_t method = 0;
+  if (Status s = decode_fixed_fields(r, out, method); !s) return s;
+  if (Status s = decode_headers(r, out); !s) return s;
+  if (Status s = decode_attributes(r, out, method); !s) return s;
   if (r.remaining() != 0) return fail("FORWARD_REQUEST has " + num(r.remaining()) + " trailing bytes after 0xFF");
   if (method == kStoredMethod && out.method.empty()) return fail("FORWARD_REQUEST stored method code without its name");
   return Ok{};

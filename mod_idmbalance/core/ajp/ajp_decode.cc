@@ -6,6 +6,7 @@
 #include <cstring>
 #include <string>
 
+#include "ajp_reader.h"
 #include "ajp_wire.h"
 #include "idmb/ajp_codec.h"
 
@@ -28,52 +29,12 @@ bool has_forbidden_byte(std::string_view s) {
   return false;
 }
 
-class Reader {
- public:
-  explicit Reader(std::span<const std::uint8_t> p) : p_(p) {}
-
-  std::size_t remaining() const { return p_.size() - pos_; }
-
-  bool u16(std::uint16_t& v) {
-    if (remaining() < 2) return false;
-    v = wire::get_u16(p_.data() + pos_);
-    pos_ += 2;
-    return true;
-  }
-
-  bool peek_u16(std::uint16_t& v) const {
-    if (remaining() < 2) return false;
-    v = wire::get_u16(p_.data() + pos_);
-    return true;
-  }
-
-  enum class Str { Ok, Null, Truncated, Unterminated };
-
-  // len(2) bytes NUL; 0xFFFF is null with nothing after it.
-  Str string(std::string_view& s) {
-    std::uint16_t len;
-    if (!u16(len)) return Str::Truncated;
-    if (len == wire::kNullString) {
-      s = {};
-      return Str::Null;
-    }
-    if (remaining() < std::size_t{len} + 1) return Str::Truncated;
-    if (p_[pos_ + len] != 0) return Str::Unterminated;
-    s = std::string_view(reinterpret_cast<const char*>(p_.data() + pos_), len);
-    pos_ += std::size_t{len} + 1;
-    return Str::Ok;
-  }
-
- private:
-  std::span<const std::uint8_t> p_;
-  std::size_t pos_ = 0;
-};
+using wire::Reader;
+using wire::string_failed;
 
 // Names a SEND_HEADERS field for an error, e.g. "header 3 value"; built only on failure so
 // the success path allocates nothing but the headers vector.
 std::string header_field(std::size_t i, const char* part) { return "header " + num(i) + " " + part; }
-
-bool string_failed(Reader::Str r) { return r == Reader::Str::Truncated || r == Reader::Str::Unterminated; }
 
 Error string_error(Reader::Str r, const std::string& where) {
   if (r == Reader::Str::Truncated) return fail("SEND_HEADERS truncated in " + where);

@@ -83,17 +83,9 @@ void attribute(Writer& w, std::uint8_t code, const std::optional<std::string_vie
   w.string(*value, field(name));
 }
 
-}  // namespace
-
-Expected<std::size_t> encode_forward_request(const ForwardRequest& request, std::span<std::uint8_t> out) {
-  if (request.headers.size() > kMaxHeaders) {
-    return fail("too many request headers: " + std::to_string(request.headers.size()) + " (max 65535)");
-  }
-  if (request.method.empty()) return fail("empty HTTP method");
-
-  Writer w(out);
+// Method, the request line's strings, server port and is_ssl.
+void write_fixed_fields(Writer& w, const ForwardRequest& request, std::uint8_t method) {
   w.byte(wire::kForwardRequest);
-  const std::uint8_t method = method_code(request.method);
   w.byte(method);
   w.string(request.protocol, field("protocol"));
   w.string(request.uri, field("request URI"));
@@ -106,7 +98,9 @@ Expected<std::size_t> encode_forward_request(const ForwardRequest& request, std:
   w.string(request.server_name, field("server_name"));
   w.u16(request.server_port);
   w.byte(request.is_ssl ? 1 : 0);
+}
 
+void write_headers(Writer& w, const ForwardRequest& request) {
   w.u16(static_cast<std::uint16_t>(request.headers.size()));
   for (std::size_t i = 0; i < request.headers.size(); ++i) {
     const Header& h = request.headers[i];
@@ -121,7 +115,10 @@ Expected<std::size_t> encode_forward_request(const ForwardRequest& request, std:
     }
     w.string(h.value, what("value"));
   }
+}
 
+// The attributes and the 0xFF terminator.
+void write_attributes(Writer& w, const ForwardRequest& request, std::uint8_t method) {
   // Same order as mod_proxy_ajp, so packet captures compare easily.
   attribute(w, wire::kAttrSecret, request.secret, "secret");
   attribute(w, wire::kAttrRemoteUser, request.remote_user, "remote_user");
@@ -155,6 +152,21 @@ Expected<std::size_t> encode_forward_request(const ForwardRequest& request, std:
     w.string(a.value, [&a] { return "request attribute " + quoted(a.name) + " value"; });
   }
   w.byte(wire::kAttrAreDone);
+}
+
+}  // namespace
+
+Expected<std::size_t> encode_forward_request(const ForwardRequest& request, std::span<std::uint8_t> out) {
+  if (request.headers.size() > kMaxHeaders) {
+    return fail("too many request headers: " + std::to_string(request.headers.size()) + " (max 65535)");
+  }
+  if (request.method.empty()) return fail("empty HTTP method");
+
+  Writer w(out);
+  const std::uint8_t method = method_code(request.method);
+  write_fixed_fields(w, request, method);
+  write_headers(w, request);
+  write_attributes(w, request, method);
 
   if (!w.error().empty()) return fail(w.error());
   if (w.size() > out.size()) {

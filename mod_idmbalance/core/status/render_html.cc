@@ -159,9 +159,8 @@ void member_actions(std::string& out, const Snapshot& snap, const BalancerStatus
       .append("\" aria-label=\"factor\"><button type=\"submit\">set factor</button></form></td>");
 }
 
-void member_row(std::string& out, const Snapshot& snap, const BalancerStatus& b, const MemberStatus& m,
-                const HtmlOptions& opt) {
-  const std::int64_t now = snap.generated_ms;
+// The row's opening tag, then the name, address and route cells.
+void identity_cells(std::string& out, const BalancerStatus& b, const MemberStatus& m) {
   out.append("<tr id=\"m-");
   esc(out, b.name);
   out.append("-");
@@ -196,7 +195,10 @@ void member_row(std::string& out, const Snapshot& snap, const BalancerStatus& b,
     out.append("</span>");
   }
   out.append("</td>");
+}
 
+// The activation and health state badges, the state's age beside it.
+void state_cells(std::string& out, const MemberStatus& m, std::int64_t now) {
   out.append("<td><span class=\"badge act-");
   esc(out, m.activation);
   out.append("\">");
@@ -213,7 +215,9 @@ void member_row(std::string& out, const Snapshot& snap, const BalancerStatus& b,
     out.append(human_duration(now - m.state_since_ms)).append("</span>");
   }
   out.append("</td>");
+}
 
+void counter_cells(std::string& out, const MemberStatus& m) {
   const auto num = [&out](const std::string& v) { out.append("<td class=\"num\">").append(v).append("</td>"); };
   num(std::to_string(m.factor));
   num(std::to_string(m.busy));
@@ -222,7 +226,9 @@ void member_row(std::string& out, const Snapshot& snap, const BalancerStatus& b,
   num(human_bytes(m.bytes_in));
   num(human_bytes(m.bytes_out));
   num(std::to_string(m.sticky_hits));
+}
 
+void last_error_cell(std::string& out, const MemberStatus& m, std::int64_t now) {
   out.append("<td>");
   if (m.secret_refused_ms > 0) {
     out.append("<span class=\"bad\">AJP secret refused?</span> <span class=\"since\" title=\"")
@@ -238,7 +244,9 @@ void member_row(std::string& out, const Snapshot& snap, const BalancerStatus& b,
     out.append(when.empty() ? format_utc(m.last_error_ms) : when).append("</span>");
   }
   out.append("</td>");
+}
 
+void last_probe_cell(std::string& out, const MemberStatus& m, std::int64_t now) {
   out.append("<td>");
   if (m.last_probe_ms <= 0) {
     out.append("<span class=\"muted\">not yet</span>");
@@ -249,7 +257,16 @@ void member_row(std::string& out, const Snapshot& snap, const BalancerStatus& b,
     out.append(when.empty() ? format_utc(m.last_probe_ms) : when).append("</span>");
   }
   out.append("</td>");
+}
 
+void member_row(std::string& out, const Snapshot& snap, const BalancerStatus& b, const MemberStatus& m,
+                const HtmlOptions& opt) {
+  const std::int64_t now = snap.generated_ms;
+  identity_cells(out, b, m);
+  state_cells(out, m, now);
+  counter_cells(out, m);
+  last_error_cell(out, m, now);
+  last_probe_cell(out, m, now);
   if (opt.manager) member_actions(out, snap, b, m, opt);
   out.append("</tr>\n");
 }
