@@ -254,6 +254,17 @@ def growth_per_100k(samples: List[Sample], attr: str) -> Tuple[float, float]:
     return slopes[len(slopes) // 2], slopes[-1]
 
 
+def longest_life(samples: List[Sample]) -> int:
+    """Requests the whole server served during the longest-lived child's samples."""
+    first: Dict[int, int] = {}
+    last: Dict[int, int] = {}
+    for s in samples:
+        for pid in s.rss_kb:
+            first.setdefault(pid, s.requests)
+            last[pid] = s.requests
+    return max((last[p] - first[p] for p in first), default=0)
+
+
 def rss_series(samples: List[Sample]) -> Dict[str, List[Tuple[int, int]]]:
     """Per child pid: (requests so far, RSS KiB), every 5th sample, to tell warm-up from growth."""
     out: Dict[str, List[Tuple[int, int]]] = {}
@@ -343,6 +354,9 @@ def report(args, tally: Tally, events, samples, requests: int, errors: int, elap
     unexplained = [t for t in tally.post_5xx
                    if not any(a - KILL_WINDOW_S <= t <= b + KILL_WINDOW_S for a, b in windows)]
     rss_med, rss_max = growth_per_100k(samples, "rss_kb")
+    # Children warm up (allocator arenas, thread stacks) over their first ~50k requests: judge
+    # RSS only when some child served 100k requests or more.
+    rss_judged = longest_life(samples) >= 100_000
     fd_med, fd_max = growth_per_100k(samples, "fds")
     max_children = max(s.children for s in samples)
     max_conn = {p: max(s.connections[p] for s in samples) for p in ports}
@@ -357,6 +371,7 @@ def report(args, tally: Tally, events, samples, requests: int, errors: int, elap
         "member_requests": requests, "member_failed_attempts": errors,
         "tomcat_restarts": len(kills), "gracefuls": sum(1 for _, w in events if w == "graceful"),
         "rss_kb_per_100k": {"median": round(rss_med, 1), "max": round(rss_max, 1)},
+        "rss_judged": rss_judged,
         "rss_kb_last": sorted(samples[-1].rss_kb.values()),
         "fds_per_100k": {"median": round(fd_med, 2), "max": round(fd_max, 2)},
         "fds_last": sorted(samples[-1].fds.values()),
@@ -371,7 +386,8 @@ def report(args, tally: Tally, events, samples, requests: int, errors: int, elap
         "no other POST answer": not tally.post_other,
         "counters cover the answers": tally.answers <= requests <= tally.answers + errors,
         "backend connections within the pools": all(v <= conn_bound for v in max_conn.values()),
-        "RSS flat (< 1 MB per 100k requests)": rss_max < 1024,
+        "RSS flat (< 1 MB per 100k requests; judged on children of >= 100k requests)":
+            rss_max < 1024 or not rss_judged,
         "no fd leak (non-socket fds, < 1 per 100k requests)": fd_max < 1,
         "Tomcats restarted": len(kills) >= 1,
     }
