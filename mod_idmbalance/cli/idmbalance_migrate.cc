@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "idmb/migrate.h"
+#include "idmb/version.h"
 
 namespace {
 
@@ -58,7 +59,7 @@ int main(int argc, char** argv) {
       std::cout << kUsage;
       return kExitOk;
     } else if (a == "--version") {
-      std::cout << "idmbalance-migrate " << IDMB_VERSION << "\n";
+      std::cout << "idmbalance-migrate " << idmb::version() << "\n";
       return kExitOk;
     } else if (a == "--server-root") {
       options.server_root = args[++i];

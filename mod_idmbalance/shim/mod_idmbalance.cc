@@ -10,6 +10,7 @@
 #include "http_log.h"
 #include "http_protocol.h"
 #include "http_request.h"
+#include "ap_mpm.h"
 
 #include "idmb/uri_path.h"
 #include "runtime.h"
@@ -64,6 +65,7 @@ void child_init_hook(apr_pool_t* child_pool, server_rec* s) {
     return;
   }
   try {
+    claim_process_record(*g_runtime, s);
     start_prober(*g_runtime, s, child_pool);
   } catch (const std::exception& e) {
     IDMB_LOG_S(APLOG_ERR, s, "idmbalance: cannot start the prober: %s", e.what());
@@ -114,6 +116,19 @@ void strip_session_param(request_rec* r, const ServerConfig& conf) {
   }
 }
 
+// In the parent: a child has exited (crashed, killed, or done); what it held is released.
+void child_status_hook(server_rec* s, pid_t pid, ap_generation_t, int, mpm_child_status state) {
+  if (g_runtime == nullptr || state != MPM_CHILD_EXITED) {
+    return;
+  }
+  try {
+    reap_child(*g_runtime, s, pid);
+  } catch (const std::exception& e) {
+    IDMB_LOG_S(APLOG_ERR, s, "idmbalance: cannot release what child %d held: %s", static_cast<int>(pid), e.what());
+  }
+}
+
+// Claims mounted requests for the handler; strips the session parameter from the others.
 int translate_name_hook(request_rec* r) {
   try {
     const ServerConfig& conf = *server_config(r->server);
@@ -176,6 +191,7 @@ void register_hooks(apr_pool_t*) {
   ap_hook_check_config(check_config_hook, nullptr, nullptr, APR_HOOK_MIDDLE);
   ap_hook_post_config(post_config_hook, nullptr, nullptr, APR_HOOK_MIDDLE);
   ap_hook_child_init(child_init_hook, nullptr, nullptr, APR_HOOK_MIDDLE);
+  ap_hook_child_status(child_status_hook, nullptr, nullptr, APR_HOOK_MIDDLE);
   // Before any module (RequestHeader early, SetEnvIf) changes a request header.
   ap_hook_post_read_request(post_read_request_hook, nullptr, nullptr, APR_HOOK_REALLY_FIRST);
   ap_hook_translate_name(translate_name_hook, run_after_rewrite, nullptr, APR_HOOK_MIDDLE);

@@ -26,6 +26,9 @@ constexpr std::chrono::milliseconds kTick{250};
 // timeouts (connect 5 s + CPING 2 s + health URL 2 s), so no second child starts probing
 // while a slow probe is under way. A child that dies holding it is replaced this much later.
 constexpr std::int64_t kLeaseMs = 15000;
+// How often the lease holder looks for children that died without the parent's child_status
+// hook releasing what they held (an MPM that does not run it).
+constexpr std::int64_t kSweepMs = 5000;
 
 struct Prober {
   Runtime* runtime;
@@ -137,9 +140,14 @@ void probe_round(Prober& p, std::uint32_t pid) {
 
 void run(Prober& p) {
   const auto pid = static_cast<std::uint32_t>(::getpid());
+  std::int64_t last_sweep_ms = 0;
   while (!p.stop.load()) {
     if (p.runtime->table && p.runtime->table->try_take_prober_lease(pid, p.runtime->clock.now_ms(), kLeaseMs)) {
       try {
+        if (const std::int64_t now = p.runtime->clock.now_ms(); now - last_sweep_ms >= kSweepMs) {
+          last_sweep_ms = now;
+          sweep_dead_children(*p.runtime, p.server);
+        }
         probe_round(p, pid);
       } catch (const std::exception& e) {
         IDMB_LOG_S(APLOG_ERR, p.server, "idmbalance prober: %s", e.what());

@@ -86,6 +86,13 @@ void report_transition(Runtime& runtime, server_rec* s, const BalancerRuntime& b
 // every member with CPING, so a member in error comes back by probing, never by a user request.
 void start_prober(Runtime& runtime, server_rec* s, apr_pool_t* child_pool);
 
+// Crash reaping (reaping.cc). In a child, at start: claims its process record and hands its
+// holds to the balancers. In the parent, when a child exited: releases what it held. In the
+// prober: releases what children that are gone held (when the parent's hook did not run).
+void claim_process_record(Runtime& runtime, server_rec* s);
+void reap_child(Runtime& runtime, server_rec* s, pid_t pid);
+void sweep_dead_children(Runtime& runtime, server_rec* s);
+
 // Forwards the request to a member of `balancer`; returns the handler's status.
 int forward_request(request_rec* r, Runtime& runtime, BalancerRuntime& balancer);
 

@@ -1,7 +1,12 @@
 // The shared tables' memory: one anonymous shared mapping per table and configuration
 // generation, created by the parent in post_config and inherited by every child (prefork,
 // worker, event). Anonymous memory has no backing file, so no file permission can leak it.
+#include <algorithm>
+#include <optional>
+#include <vector>
+
 #include "httpd.h"
+#include "ap_mpm.h"
 #include "apr_shm.h"
 
 #include "idmb/balancer_settings.h"
@@ -65,9 +70,18 @@ class Segment {
   apr_shm_t* current_ = nullptr;
 };
 
-}  // namespace
+table::MemberSpec spec_of(const BalancerRuntime& b, const MemberRuntime& m) {
+  const auto& cfg = *m.config;
+  return {b.config->name, cfg.name, cfg.route, static_cast<std::uint32_t>(cfg.activation), cfg.factor};
+}
 
-namespace {
+void carry_over_settings(Segment& settings_segment, table::BalancerSettings& settings) {
+  if (auto old = settings_segment.previous_memory()) {
+    if (auto old_settings = table::BalancerSettings::attach(*old)) {
+      settings.carry_over_from(*old_settings);
+    }
+  }
+}
 
 // Gives every balancer its settings record and every member its slot, in config order.
 std::string fill_tables(Runtime& runtime, table::WorkerTable& table, table::BalancerSettings& settings) {
@@ -78,51 +92,69 @@ std::string fill_tables(Runtime& runtime, table::WorkerTable& table, table::Bala
     }
     b.settings = *balancer_slot;
     for (auto& m : b.members) {
-      const auto& cfg = *m.config;
-      auto slot =
-          table.add(b.config->name, cfg.name, cfg.route, static_cast<std::uint32_t>(cfg.activation), cfg.factor);
+      auto slot = table.adopt(spec_of(b, m));
       if (!slot) {
         return "worker table: " + slot.error();
       }
       m.slot = *slot;
-      m.table_index = table.size() - 1;
+      m.table_index = static_cast<std::size_t>(*slot - &table.slot(0));
     }
   }
   return {};
 }
 
-// Graceful restart: keep counters and runtime state of what still exists.
-void carry_over(Segment& members, Segment& settings_segment, table::WorkerTable& table,
-                table::BalancerSettings& settings) {
-  if (auto old = members.previous_memory()) {
-    if (auto old_table = table::WorkerTable::attach(*old)) {
-      table.carry_over_from(*old_table);
-    }
+// Process records for every child that can live at once: ServerLimit, twice over, since on a
+// graceful restart old-generation children finishing their requests may lose their scoreboard
+// slot to new ones (worker, event) and still run.
+std::size_t process_records() {
+  int limit = 0;
+  if (ap_mpm_query(AP_MPMQ_HARD_LIMIT_DAEMONS, &limit) != APR_SUCCESS || limit <= 0) {
+    limit = 1;
   }
-  if (auto old = settings_segment.previous_memory()) {
-    if (auto old_settings = table::BalancerSettings::attach(*old)) {
-      settings.carry_over_from(*old_settings);
-    }
-  }
+  return 2 * static_cast<std::size_t>(limit) + 8;
 }
+
+// Room for members a graceful restart may add, so the table can usually be kept in place.
+std::size_t with_spare(std::size_t members) { return members + std::max<std::size_t>(members, 16); }
 
 }  // namespace
 
 std::string attach_shared_table(Runtime& runtime, server_rec* main_server) {
   apr_pool_t* process_pool = main_server->process->pool;
-  std::size_t capacity = 0;
+  std::vector<table::MemberSpec> specs;
   for (const auto& b : runtime.balancers) {
-    capacity += b.members.size();
+    for (const auto& m : b.members) {
+      specs.push_back(spec_of(b, m));
+    }
   }
+  const std::size_t processes = process_records();
 
+  // A graceful restart keeps the previous generation's table when the new config fits it: its
+  // children, still finishing requests, then count where the new generation reads.
   Segment members(process_pool, "idmbalance-worker-table");
-  if (auto err = members.create(table::WorkerTable::bytes_needed(capacity)); !err.empty()) {
-    return "worker table: " + err;
+  std::optional<table::WorkerTable> table;
+  std::optional<table::WorkerTable> previous;
+  if (auto old = members.previous_memory()) {
+    if (auto attached = table::WorkerTable::attach(*old)) {
+      previous = *attached;
+      if (previous->fits(specs, processes)) {
+        table = previous;
+      }
+    }
   }
-  auto table = table::WorkerTable::create(members.memory(), capacity);
   if (!table) {
-    return "worker table: " + table.error();
+    const std::size_t capacity = with_spare(specs.size());
+    if (auto err = members.create(table::WorkerTable::bytes_needed(capacity, processes)); !err.empty()) {
+      return "worker table: " + err;
+    }
+    auto created = table::WorkerTable::create(members.memory(), capacity, processes);
+    if (!created) {
+      return "worker table: " + created.error();
+    }
+    table = *created;
   }
+  const bool in_place = previous && &previous->header() == &table->header();
+
   Segment settings_segment(process_pool, "idmbalance-balancer-settings");
   if (auto err = settings_segment.create(table::BalancerSettings::bytes_needed(runtime.balancers.size()));
       !err.empty()) {
@@ -135,7 +167,12 @@ std::string attach_shared_table(Runtime& runtime, server_rec* main_server) {
   if (auto err = fill_tables(runtime, *table, *settings); !err.empty()) {
     return err;
   }
-  carry_over(members, settings_segment, *table, *settings);
+  if (in_place) {
+    table->next_generation();
+  } else if (previous) {
+    table->carry_over_from(*previous);  // counts of old children after this point are lost
+  }
+  carry_over_settings(settings_segment, *settings);
 
   // Members new in this generation have been in their state since now (for "ok for 3h").
   const std::int64_t now = runtime.clock.now_ms();
@@ -145,7 +182,9 @@ std::string attach_shared_table(Runtime& runtime, server_rec* main_server) {
       m.slot->state_since_ms.compare_exchange_strong(unknown, now, std::memory_order_relaxed);
     }
   }
-  members.commit();
+  if (!in_place) {
+    members.commit();
+  }
   settings_segment.commit();
   runtime.table_generation = table->header().generation.load();
   runtime.table = *table;

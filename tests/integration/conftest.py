@@ -4,7 +4,7 @@ Run:  IDMB_MODULE=build/mod_idmbalance/mod_idmbalance.so python3 -m pytest -q te
       IDMB_FRONTEND=proxy_ajp python3 -m pytest -q tests/integration   (checks the tests)
 Env:  IDMB_BUILD_DIR (artifacts in $IDMB_BUILD_DIR/artifacts; the servers' work dir is
       stack.run_dir("integration-work"), under /tmp/idmbalance-run),
-      IDMB_MPM=event|prefork (default event).
+      IDMB_MPM=event|worker|prefork (default event).
 """
 from __future__ import annotations
 

@@ -317,6 +317,8 @@ bool Balancer::start(int member, bool sticky) {
       if (busy >= static_cast<std::int32_t>(max)) return false;
     } while (!s.busy.compare_exchange_weak(busy, busy + 1, kRelaxed));
   }
+  // Right after busy: a process killed between the two leaves one count for nobody to reap.
+  if (auto* hold = hold_of(member)) hold->fetch_add(1, kRelaxed);
   s.requests.fetch_add(1, kRelaxed);
   LazyNow now(clock_);
   MemberWeight weight(s, now, policy_);
@@ -347,6 +349,8 @@ void Balancer::finish(int member, std::uint64_t bytes_out, std::uint64_t bytes_i
   // requests were in flight) must not leave a member looking less than idle forever. A CAS
   // loop rather than fetch_sub-and-repair, which can strand a +1 when it races with a start;
   // it measured no slower.
+  // The hold first: a reaper never gives back what this finish already gave back.
+  if (auto* hold = hold_of(member)) hold->fetch_sub(1, kRelaxed);
   std::int32_t busy = s.busy.load(kRelaxed);
   while (busy > 0 && !s.busy.compare_exchange_weak(busy, busy - 1, kRelaxed)) {}
   s.bytes_out.fetch_add(bytes_out, kRelaxed);

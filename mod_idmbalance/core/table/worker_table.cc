@@ -130,18 +130,22 @@ std::uint64_t member_identity(std::string_view balancer, std::string_view member
   return hash == 0 ? 1 : hash;  // 0 marks an unused slot
 }
 
-std::size_t WorkerTable::bytes_needed(std::size_t capacity) {
+std::size_t WorkerTable::bytes_needed(std::size_t capacity, std::size_t processes) {
   constexpr std::size_t kMax = std::numeric_limits<std::size_t>::max();
   constexpr std::size_t kFixed = sizeof(TableHeader) + kRingBytes;
   if (capacity > (kMax - kFixed) / sizeof(MemberSlot)) return kMax;  // never fits
-  return kFixed + capacity * sizeof(MemberSlot);
+  const std::size_t base = kFixed + capacity * sizeof(MemberSlot);
+  const std::size_t stride = process_stride(capacity);
+  if (processes > (kMax - base) / stride) return kMax;
+  return base + processes * stride;
 }
 
-Expected<WorkerTable> WorkerTable::create(std::span<std::byte> memory, std::size_t capacity) {
-  if (capacity > std::numeric_limits<std::uint32_t>::max()) {
-    return fail("worker table: capacity " + std::to_string(capacity) + " is too large");
+Expected<WorkerTable> WorkerTable::create(std::span<std::byte> memory, std::size_t capacity, std::size_t processes) {
+  if (capacity > std::numeric_limits<std::uint32_t>::max() || processes > std::numeric_limits<std::uint32_t>::max()) {
+    return fail("worker table: capacity " + std::to_string(capacity) + " or " + std::to_string(processes) +
+                " processes is too large");
   }
-  const std::size_t needed = bytes_needed(capacity);
+  const std::size_t needed = bytes_needed(capacity, processes);
   if (memory.size() < needed) {
     return fail("worker table: " + std::to_string(memory.size()) + " bytes of memory, " + std::to_string(capacity) +
                 " members need " + std::to_string(needed));
@@ -157,6 +161,15 @@ Expected<WorkerTable> WorkerTable::create(std::span<std::byte> memory, std::size
   std::byte* event_bytes = slot_bytes + capacity * sizeof(MemberSlot);
   for (std::size_t i = 0; i < kEventRingSize; ++i) new (event_bytes + i * sizeof(EventEntry)) EventEntry{};
   auto* events = std::launder(reinterpret_cast<EventEntry*>(event_bytes));
+  std::byte* process_bytes = event_bytes + kRingBytes;
+  const std::size_t stride = process_stride(capacity);
+  for (std::size_t i = 0; i < processes; ++i) {
+    std::byte* record = process_bytes + i * stride;
+    new (record) ProcessRecord{};
+    for (std::size_t m = 0; m < capacity; ++m) {
+      new (record + sizeof(ProcessRecord) + m * sizeof(std::int32_t)) std::atomic<std::int32_t>{0};
+    }
+  }
 
   header->version = kLayoutVersion;
   header->capacity = static_cast<std::uint32_t>(capacity);
@@ -166,8 +179,10 @@ Expected<WorkerTable> WorkerTable::create(std::span<std::byte> memory, std::size
   header->generation.store(1, kRelaxed);
   header->prober_lease.store(0, kRelaxed);
   header->event_writes.store(0, kRelaxed);
+  header->process_capacity = static_cast<std::uint32_t>(processes);
+  header->process_claims.store(0, kRelaxed);
   header->magic = kMagic;
-  return WorkerTable(header, slots, events);
+  return WorkerTable(header, slots, events, process_bytes);
 }
 
 Expected<WorkerTable> WorkerTable::attach(std::span<std::byte> memory) {
@@ -195,9 +210,9 @@ Expected<WorkerTable> WorkerTable::attach(std::span<std::byte> memory) {
     return fail("worker table: event ring of " + std::to_string(header->event_capacity) +
                 " entries, this module uses " + std::to_string(kEventRingSize));
   }
-  if (memory.size() < bytes_needed(header->capacity)) {
+  if (memory.size() < bytes_needed(header->capacity, header->process_capacity)) {
     return fail("worker table: capacity " + std::to_string(header->capacity) + " needs " +
-                std::to_string(bytes_needed(header->capacity)) + " bytes, the memory has " +
+                std::to_string(bytes_needed(header->capacity, header->process_capacity)) + " bytes, the memory has " +
                 std::to_string(memory.size()));
   }
   const std::uint32_t count = header->count.load(std::memory_order_acquire);
@@ -206,9 +221,9 @@ Expected<WorkerTable> WorkerTable::attach(std::span<std::byte> memory) {
                 std::to_string(header->capacity));
   }
   auto* slots = std::launder(reinterpret_cast<MemberSlot*>(memory.data() + sizeof(TableHeader)));
-  auto* events = std::launder(
-      reinterpret_cast<EventEntry*>(memory.data() + sizeof(TableHeader) + header->capacity * sizeof(MemberSlot)));
-  return WorkerTable(header, slots, events);
+  std::byte* event_bytes = memory.data() + sizeof(TableHeader) + header->capacity * sizeof(MemberSlot);
+  auto* events = std::launder(reinterpret_cast<EventEntry*>(event_bytes));
+  return WorkerTable(header, slots, events, event_bytes + kRingBytes);
 }
 
 Expected<MemberSlot*> WorkerTable::add(std::string_view balancer, std::string_view member, std::string_view route,
@@ -262,6 +277,41 @@ MemberSlot* WorkerTable::find(std::string_view balancer, std::string_view member
   }
   return nullptr;
 }
+
+bool WorkerTable::fits(std::span<const MemberSpec> members, std::size_t processes) const {
+  if (processes != process_capacity()) return false;
+  std::size_t added = 0;
+  for (const MemberSpec& spec : members) {
+    const MemberSlot* slot = find(spec.balancer, spec.member);
+    if (slot == nullptr) {
+      ++added;
+    } else if (stored(slot->route) != spec.route) {
+      return false;  // old children read the route: it cannot change under them
+    }
+  }
+  return added <= capacity() - size();
+}
+
+Expected<MemberSlot*> WorkerTable::adopt(const MemberSpec& spec) {
+  MemberSlot* slot = find(spec.balancer, spec.member);
+  if (slot == nullptr) return add(spec.balancer, spec.member, spec.route, spec.activation, spec.factor);
+  if (stored(slot->route) != spec.route) {
+    return fail("worker table: member " + quoted(spec.member) + " of balancer " + quoted(spec.balancer) +
+                " changed its route; the table cannot be reused in place");
+  }
+  // Only the parent writes these, between generations; children never read them.
+  if (slot->configured_activation != spec.activation) {
+    slot->configured_activation = spec.activation;
+    slot->activation.store(spec.activation, kRelaxed);
+  }
+  if (slot->configured_factor != spec.factor) {
+    slot->configured_factor = spec.factor;
+    slot->factor.store(spec.factor, kRelaxed);
+  }
+  return slot;
+}
+
+void WorkerTable::next_generation() { header_->generation.fetch_add(1, kRelaxed); }
 
 void WorkerTable::carry_over_from(const WorkerTable& previous) {
   const std::size_t count = size();

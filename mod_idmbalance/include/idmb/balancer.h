@@ -8,6 +8,7 @@
 // or not, the slow-start share of a recovering member, and the panic threshold.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <span>
 #include <string_view>
@@ -51,6 +52,11 @@ class Balancer {
   // Reads the method and sticky force from the shared balancer record (changed by the
   // manager at run time) instead of the config. Call before the first choose().
   void use_shared_settings(const table::BalancerSlot* settings) { settings_ = settings; }
+
+  // This process's holds (WorkerTable::held of its process record), one per member, so that
+  // what its requests hold in flight can be given back if it dies (crash reaping). Set once
+  // per child before it serves requests; without it only `busy` counts.
+  void use_holds(std::vector<std::atomic<std::int32_t>*> holds) { holds_ = std::move(holds); }
 
   // Picks a member for a request carrying `session_routes` (see session_route.h).
   // `exclude` lists members already tried for this request (failover).
@@ -104,6 +110,10 @@ class Balancer {
   Clock& clock_;
   health::Policy policy_;
   const table::BalancerSlot* settings_ = nullptr;
+  std::vector<std::atomic<std::int32_t>*> holds_;
+  std::atomic<std::int32_t>* hold_of(int member) const {
+    return static_cast<std::size_t>(member) < holds_.size() ? holds_[static_cast<std::size_t>(member)] : nullptr;
+  }
   config::Method method() const;
   bool sticky_force() const;
 };

@@ -4,6 +4,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -31,12 +33,31 @@ struct ProberLease {
   std::int64_t until_ms = 0;  // the lease ends here (whole seconds)
 };
 
+// What a dead process held in flight, given back by WorkerTable::reap_process.
+struct Reaped {
+  std::uint32_t pid = 0;
+  struct Release {
+    std::size_t member;  // slot index
+    std::int32_t count;  // requests that were in flight there
+  };
+  std::vector<Release> released;  // members it held anything on
+  std::int32_t total() const;
+};
+
+// What a member record is configured as, for WorkerTable::fits and adopt.
+struct MemberSpec {
+  std::string_view balancer, member, route;
+  std::uint32_t activation = 0, factor = 1;
+};
+
 class WorkerTable {
  public:
-  static std::size_t bytes_needed(std::size_t capacity);
+  // `processes`: records for that many live httpd children at once (crash reaping); 0: none.
+  static std::size_t bytes_needed(std::size_t capacity, std::size_t processes = 0);
 
-  // Formats `memory` (at least bytes_needed(capacity), 64-byte aligned) as an empty table.
-  static Expected<WorkerTable> create(std::span<std::byte> memory, std::size_t capacity);
+  // Formats `memory` (at least bytes_needed(capacity, processes), 64-byte aligned) as an empty
+  // table.
+  static Expected<WorkerTable> create(std::span<std::byte> memory, std::size_t capacity, std::size_t processes = 0);
   // Uses a table another process created; checks magic, version, slot size and bounds.
   static Expected<WorkerTable> attach(std::span<std::byte> memory);
 
@@ -45,6 +66,19 @@ class WorkerTable {
   Expected<MemberSlot*> add(std::string_view balancer, std::string_view member, std::string_view route,
                             std::uint32_t activation, std::uint32_t factor);
   MemberSlot* find(std::string_view balancer, std::string_view member) const;
+
+  // Graceful restart in place: true when this (the previous generation's) table can serve a
+  // configuration of `members` with `processes` process records, i.e. every member it has
+  // already keeps its route and the new ones fit into the free slots. Then old-generation
+  // children, which keep running their requests on this same memory, count into the table the
+  // new generation reads: nothing is lost, and `busy` stays true across the restart.
+  bool fits(std::span<const MemberSpec> members, std::size_t processes) const;
+  // The record of `spec` in place: an existing one takes the new configured activation and
+  // factor (a config edit wins over a manager edit, as in carry_over_from); a new one is
+  // add()ed. Records the configuration no longer names stay, unused by the new generation.
+  Expected<MemberSlot*> adopt(const MemberSpec& spec);
+  // Marks a new configuration generation (after adopt()ing its members).
+  void next_generation();
 
   // Copies runtime state and counters of every member that also exists in `previous` (matched
   // by identity): graceful restarts keep them. Members only in `previous` are dropped. The
@@ -68,18 +102,39 @@ class WorkerTable {
   void release_prober_lease(std::uint32_t pid);
   ProberLease prober_lease() const;
 
+  // Crash reaping (process records; see ProcessRecord). A child claims a record for its pid at
+  // start; its requests count what they hold in the record's row besides `busy`. Returns the
+  // record's index, or -1 when the table has none free (that child's holds cannot be reaped).
+  // A record still claimed by `pid` belonged to a dead process of the same pid: reaped first.
+  int claim_process(std::uint32_t pid);
+  // The counter of what process record `process` holds on member slot `member`.
+  std::atomic<std::int32_t>& held(int process, std::size_t member) const;
+  // Process `pid` is gone: subtracts what it held from each member's busy (never below 0) and
+  // frees its record. Nothing when no record is claimed by `pid`. Only for a pid known dead
+  // (the parent's child_status hook): a live process would go on decrementing.
+  std::optional<Reaped> reap_process(std::uint32_t pid);
+  // Reaps every claimed record whose process `alive` says is gone (the prober's sweep, where
+  // the parent's hook is missing); a record reclaimed meanwhile is left alone.
+  std::vector<Reaped> reap_dead(const std::function<bool(std::uint32_t pid)>& alive);
+  // Pids of the claimed records, in record order.
+  std::vector<std::uint32_t> live_processes() const;
+  std::size_t process_capacity() const;
+
   std::size_t size() const;
   std::size_t capacity() const;
   MemberSlot& slot(std::size_t index) const;
   TableHeader& header() const { return *header_; }
 
  private:
-  WorkerTable(TableHeader* header, MemberSlot* slots, EventEntry* events)
-      : header_(header), slots_(slots), events_(events) {}
+  WorkerTable(TableHeader* header, MemberSlot* slots, EventEntry* events, std::byte* processes)
+      : header_(header), slots_(slots), events_(events), processes_(processes) {}
   void carry_events_from(const WorkerTable& previous);
+  ProcessRecord& process(std::size_t index) const;
+  Reaped release_holds(std::size_t index, std::uint32_t pid);
   TableHeader* header_;
   MemberSlot* slots_;
   EventEntry* events_;
+  std::byte* processes_;  // process_capacity records of process_stride() bytes
 };
 
 }  // namespace idmb::table

@@ -2,7 +2,8 @@
 // child maps the same bytes; counters and state are lock-free atomics, so the request path
 // takes no cross-process lock. Records are found again by identity (balancer + member name)
 // after a graceful restart. Functions that operate on it live in worker_table.h.
-// In memory: TableHeader, `capacity` MemberSlots, then kEventRingSize EventEntries.
+// In memory: TableHeader, `capacity` MemberSlots, kEventRingSize EventEntries, then
+// `process_capacity` process records (ProcessRecord followed by its row of holds).
 #pragma once
 
 #include <atomic>
@@ -12,7 +13,7 @@
 namespace idmb::table {
 
 inline constexpr std::uint32_t kMagic = 0x424d4449;  // "IDMB" little-endian
-inline constexpr std::uint32_t kLayoutVersion = 4;
+inline constexpr std::uint32_t kLayoutVersion = 5;
 inline constexpr std::size_t kNameSize = 64;            // names and routes are < 64 bytes (config enforces)
 inline constexpr std::size_t kEventRingSize = 64;       // state-change events kept for the status page
 inline constexpr std::size_t kEventTextSize = 112;      // bytes of text per event (longer text is cut)
@@ -93,8 +94,26 @@ struct alignas(64) TableHeader {
   // (of the caller's now_ms clock); 0 = free. One word, so taking and renewing are one CAS:
   // with pid and expiry in two atomics a late renewal and a takeover could both succeed.
   std::atomic<std::uint64_t> prober_lease;
-  std::atomic<std::uint64_t> event_writes;  // events ever added: the next event's number
+  std::atomic<std::uint64_t> event_writes;    // events ever added: the next event's number
+  std::uint32_t process_capacity;             // process records after the event ring: a layout check
+  std::atomic<std::uint32_t> process_claims;  // records ever claimed: the next claim number
 };
+
+// One httpd child process's share of the members' `busy` counts: what its requests hold in
+// flight, one std::atomic<std::int32_t> per member slot in a row right after the record (padded
+// to whole cache lines, so processes do not share lines). A child that dies (kill -9, a crash,
+// the OOM killer) never decrements what it held; whoever learns of its death (the parent's
+// child_status hook, or the prober's sweep) subtracts its row from `busy` and frees the record.
+struct alignas(64) ProcessRecord {
+  // pid << 32 | claim number << 2 | state (1 live, 2 being reaped); 0 = free. The claim number
+  // tells a record reused by a new process with the same pid from the one a reaper looked at.
+  std::atomic<std::uint64_t> owner;
+};
+
+// Bytes of one process record with its row of holds for `capacity` member slots.
+constexpr std::size_t process_stride(std::size_t capacity) {
+  return sizeof(ProcessRecord) + (capacity * sizeof(std::int32_t) + 63) / 64 * 64;
+}
 
 // One state-change event. Every field is an atomic, so a reader racing a writer reads no torn
 // value (only a mix of two events, which the sequence number and the check word reveal).
