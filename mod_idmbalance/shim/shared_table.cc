@@ -117,6 +117,49 @@ std::size_t process_records() {
 // Room for members a graceful restart may add, so the table can usually be kept in place.
 std::size_t with_spare(std::size_t members) { return members + std::max<std::size_t>(members, 16); }
 
+// The previous generation's table, if it is one, and the table this generation uses: the same
+// one when the new config fits it (its children, still finishing requests, then count where the
+// new generation reads), else a new segment.
+struct WorkerTables {
+  std::optional<table::WorkerTable> previous;
+  std::optional<table::WorkerTable> current;
+  bool in_place() const { return previous && current && &previous->header() == &current->header(); }
+};
+
+std::string open_worker_table(Segment& members, const std::vector<table::MemberSpec>& specs, std::size_t processes,
+                              WorkerTables& tables) {
+  if (auto old = members.previous_memory()) {
+    if (auto attached = table::WorkerTable::attach(*old)) {
+      tables.previous = *attached;
+      if (tables.previous->fits(specs, processes)) {
+        tables.current = tables.previous;
+        return {};
+      }
+    }
+  }
+  const std::size_t capacity = with_spare(specs.size());
+  if (auto err = members.create(table::WorkerTable::bytes_needed(capacity, processes)); !err.empty()) {
+    return "worker table: " + err;
+  }
+  auto created = table::WorkerTable::create(members.memory(), capacity, processes);
+  if (!created) {
+    return "worker table: " + created.error();
+  }
+  tables.current = *created;
+  return {};
+}
+
+// Members new in this generation have been in their state since now (for "ok for 3h").
+void stamp_new_members(Runtime& runtime) {
+  const std::int64_t now = runtime.clock.now_ms();
+  for (auto& b : runtime.balancers) {
+    for (auto& m : b.members) {
+      std::int64_t unknown = 0;
+      m.slot->state_since_ms.compare_exchange_strong(unknown, now, std::memory_order_relaxed);
+    }
+  }
+}
+
 }  // namespace
 
 std::string attach_shared_table(Runtime& runtime, server_rec* main_server) {
@@ -127,33 +170,12 @@ std::string attach_shared_table(Runtime& runtime, server_rec* main_server) {
       specs.push_back(spec_of(b, m));
     }
   }
-  const std::size_t processes = process_records();
-
-  // A graceful restart keeps the previous generation's table when the new config fits it: its
-  // children, still finishing requests, then count where the new generation reads.
   Segment members(process_pool, "idmbalance-worker-table");
-  std::optional<table::WorkerTable> table;
-  std::optional<table::WorkerTable> previous;
-  if (auto old = members.previous_memory()) {
-    if (auto attached = table::WorkerTable::attach(*old)) {
-      previous = *attached;
-      if (previous->fits(specs, processes)) {
-        table = previous;
-      }
-    }
+  WorkerTables tables;
+  if (auto err = open_worker_table(members, specs, process_records(), tables); !err.empty()) {
+    return err;
   }
-  if (!table) {
-    const std::size_t capacity = with_spare(specs.size());
-    if (auto err = members.create(table::WorkerTable::bytes_needed(capacity, processes)); !err.empty()) {
-      return "worker table: " + err;
-    }
-    auto created = table::WorkerTable::create(members.memory(), capacity, processes);
-    if (!created) {
-      return "worker table: " + created.error();
-    }
-    table = *created;
-  }
-  const bool in_place = previous && &previous->header() == &table->header();
+  table::WorkerTable& table = *tables.current;
 
   Segment settings_segment(process_pool, "idmbalance-balancer-settings");
   if (auto err = settings_segment.create(table::BalancerSettings::bytes_needed(runtime.balancers.size()));
@@ -164,30 +186,22 @@ std::string attach_shared_table(Runtime& runtime, server_rec* main_server) {
   if (!settings) {
     return settings.error();
   }
-  if (auto err = fill_tables(runtime, *table, *settings); !err.empty()) {
+  if (auto err = fill_tables(runtime, table, *settings); !err.empty()) {
     return err;
   }
-  if (in_place) {
-    table->next_generation();
-  } else if (previous) {
-    table->carry_over_from(*previous);  // counts of old children after this point are lost
+  if (tables.in_place()) {
+    table.next_generation();
+  } else if (tables.previous) {
+    table.carry_over_from(*tables.previous);  // counts of old children after this point are lost
   }
   carry_over_settings(settings_segment, *settings);
-
-  // Members new in this generation have been in their state since now (for "ok for 3h").
-  const std::int64_t now = runtime.clock.now_ms();
-  for (auto& b : runtime.balancers) {
-    for (auto& m : b.members) {
-      std::int64_t unknown = 0;
-      m.slot->state_since_ms.compare_exchange_strong(unknown, now, std::memory_order_relaxed);
-    }
-  }
-  if (!in_place) {
+  stamp_new_members(runtime);
+  if (!tables.in_place()) {
     members.commit();
   }
   settings_segment.commit();
-  runtime.table_generation = table->header().generation.load();
-  runtime.table = *table;
+  runtime.table_generation = table.header().generation.load();
+  runtime.table = table;
   return {};
 }
 

@@ -108,20 +108,13 @@ std::optional<Activation> parse_activation(std::string_view text) {
   return std::nullopt;
 }
 
-// Applies one key=value option; the message is prefixed by the caller.
-Expected<Ok> apply_option(MemberConfig& member, std::string_view key, std::string_view value) {
-  if (ascii::iequals(key, "route")) {
-    if (value.find('.') != std::string_view::npos) {
-      return fail(
-          "route must not contain '.' (the route follows the '.' in the session id), "
-          "got " +
-          quoted(value));
-    }
-    if (!is_valid_route(value)) {
-      return fail("route must be 1..63 characters of A-Z a-z 0-9 _ -, got " + quoted(value));
-    }
-    member.route = value;
-  } else if (ascii::iequals(key, "factor")) {
+// factor=, distance= and max=: bounded integers.
+bool is_number_option(std::string_view key) {
+  return ascii::iequals(key, "factor") || ascii::iequals(key, "distance") || ascii::iequals(key, "max");
+}
+
+Expected<Ok> apply_number_option(MemberConfig& member, std::string_view key, std::string_view value) {
+  if (ascii::iequals(key, "factor")) {
     const auto factor = ascii::parse_decimal(value, kMaxFactor);
     if (!factor || *factor == 0) {
       return fail("factor must be an integer 1.." + std::to_string(kMaxFactor) + ", got " + quoted(value));
@@ -139,6 +132,24 @@ Expected<Ok> apply_option(MemberConfig& member, std::string_view key, std::strin
       return fail("max must be an integer 1..100000 (requests in flight at once), got " + quoted(value));
     }
     member.max_busy = static_cast<std::uint32_t>(*max);
+  }
+  return Ok{};
+}
+
+// Applies one key=value option; the message is prefixed by the caller.
+Expected<Ok> apply_option(MemberConfig& member, std::string_view key, std::string_view value) {
+  if (is_number_option(key)) return apply_number_option(member, key, value);
+  if (ascii::iequals(key, "route")) {
+    if (value.find('.') != std::string_view::npos) {
+      return fail(
+          "route must not contain '.' (the route follows the '.' in the session id), "
+          "got " +
+          quoted(value));
+    }
+    if (!is_valid_route(value)) {
+      return fail("route must be 1..63 characters of A-Z a-z 0-9 _ -, got " + quoted(value));
+    }
+    member.route = value;
   } else if (ascii::iequals(key, "status")) {
     const auto activation = parse_activation(value);
     if (!activation) {
