@@ -115,7 +115,7 @@ class HttpdConfig:
 
     def files(self) -> Dict[Path, str]:
         """Files the config refers to besides itself (written by Httpd.write): mod_jk's workers."""
-        if self.frontend == "jk":
+        if self.frontend == "jk" and self.balancers:
             return {self.jk_workers_path: self.render_jk_workers()}
         return {}
 
@@ -249,6 +249,8 @@ class HttpdConfig:
         return "\n".join(lines) + "\n"
 
     def _render_balancers_jk(self) -> str:
+        if not self.balancers:  # the caller's own Jk* lines (extra=) name their workers file
+            return ""
         # JkLogLevel error: any line in mod_jk.log is a problem worth reporting.
         return (f'JkWorkersFile "{self.jk_workers_path}"\nJkShmFile "{self.root}/run/jk.shm"\n'
                 f'JkLogFile "{self.jk_log_path}"\nJkLogLevel error\n')

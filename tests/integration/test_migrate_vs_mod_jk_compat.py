@@ -14,6 +14,7 @@ pytestmark = pytest.mark.skipif(not ms.JK_MODULE.exists(), reason="libapache2-mo
 
 def compat_extra(off_port: int, none_port: int) -> str:
     return f"""
+LoadModule setenvif_module "{stk.APACHE_MODULES}/mod_setenvif.so"
 SetEnvIf Request_URI "^/app/nojkenv/" no-jk
 <Location /escaped/located>
     JkMount selfservice
