@@ -2,7 +2,10 @@
 (IdmMountCopy, a JkMount inside <Location> as an exact-path IdmMount, the no-idmbalance variable): the same setup as
 test_migrate_vs_mod_jk.py plus a VirtualHost with JkMountCopy Off, one without any JkMountCopy
 (mod_jk's default is Off: the main server's mounts are not inherited), a `JkMount WORKER` inside
-a <Location>, and SetEnvIf ... no-jk. Both front ends must answer the corpus alike."""
+a <Location>, SetEnvIf ... no-jk, and JkEnvVar. Both front ends must answer the corpus alike."""
+import http.client
+import json
+
 import pytest
 
 import migrate_setup as ms
@@ -16,6 +19,10 @@ def compat_extra(off_port: int, none_port: int) -> str:
     return f"""
 LoadModule setenvif_module "{stk.APACHE_MODULES}/mod_setenvif.so"
 SetEnvIf Request_URI "^/app/nojkenv/" no-jk
+SetEnvIf Request_URI "^/app/echo" IDMBT_SET=from-setenvif
+JkEnvVar IDMBT_SET
+JkEnvVar IDMBT_UNSET
+JkEnvVar IDMBT_DEFAULTED fallback-value
 <Location /escaped/located>
     JkMount selfservice
 </Location>
@@ -85,3 +92,21 @@ def test_compat_requests_served_alike(fronts):
     assert answers[("off", "/app/echo")]["jk"][1] is False
     assert answers[("none", "/app/echo")]["jk"][1] is False
     assert answers[("copy", "/app/echo")]["jk"][1] is True
+
+
+def test_env_attributes_arrive_alike(fronts):
+    """JkEnvVar -> IdmEnvAttribute: Tomcat gets the same request attributes through both."""
+    named = {}
+    for kind, (h, ports) in fronts.items():
+        c = http.client.HTTPConnection("127.0.0.1", ports["main"], timeout=30)
+        try:
+            c.request("GET", "/app/echo?attrs=IDMBT_SET,IDMBT_UNSET,IDMBT_DEFAULTED")
+            r = c.getresponse()
+            body = r.read()
+            assert r.status == 200, (kind, r.status, body[:200])
+            named[kind] = json.loads(body)["named"]
+        finally:
+            c.close()
+    assert named["jk"] == {"IDMBT_SET": "from-setenvif", "IDMBT_UNSET": None,
+                           "IDMBT_DEFAULTED": "fallback-value"}, named
+    assert named["idmb"] == named["jk"], named
