@@ -198,13 +198,6 @@ Expected<Result> Converter::run(const std::vector<std::string>& files) {
   return Result{std::move(out_.text()), std::move(warnings_)};
 }
 
-Features detect_features() {
-  Features f;
-  f.compat_directives = config::find_directive("IdmMountCopy") != nullptr;
-  f.member_distance = config::parse_member({"probe", "ajp://127.0.0.1:8009", "distance=1"}).ok();
-  return f;
-}
-
 Expected<Result> convert(const std::vector<std::string>& conf_files, const Options& options) {
   Converter c(options);
   return c.run(conf_files);

@@ -46,9 +46,6 @@ class Converter {
   void indicator(std::string_view directive, const std::vector<std::string>& args, const Origin& origin,
                  const Where& where, const std::string& indent);
   void options(const std::vector<std::string>& args, const Origin& origin, const std::string& indent);
-  // Writes a compatibility directive, or (in a build without them) a warning.
-  void compat(const std::string& indent, const Where& where, const Origin& origin, std::string_view name,
-              const std::vector<std::string>& args, std::string_view without);
   std::string resolve(const std::string& path) const;
   Expected<std::string> read(const std::string& path, const Origin& origin) const;
 

@@ -99,24 +99,6 @@ const auto* find_in(const Table& table, std::string_view name) {
 
 }  // namespace
 
-void Converter::compat(const std::string& indent, const Where& where, const Origin& origin, std::string_view name,
-                       const std::vector<std::string>& args, std::string_view without) {
-  if (options_.features.compat_directives) {
-    const bool checkable = where.location.empty() && config::find_directive(name) != nullptr;
-    if (checkable) {
-      out_.directive(indent, where.scope, origin, name, args);
-    } else {
-      std::string text(name);
-      for (const std::string& a : args) text += " " + conf_word(a);
-      out_.line(indent, text);
-    }
-    return;
-  }
-  out_.warn(
-      indent, origin,
-      "this build has no " + std::string(name) + " (the mod_jk-compatibility directives): " + std::string(without));
-}
-
 Status Converter::jk_directive(const ConfLine& l, const Where& where) {
   const Origin o{where.file, l.number};
   const std::string& in = l.indent;
@@ -143,9 +125,9 @@ Status Converter::jk_directive(const ConfLine& l, const Where& where) {
   } else if (ascii::iequals(n, "JkMountCopy")) {
     mount_copy(args, o, where, in);
   } else if (ascii::iequals(n, "JkEnvVar")) {
-    compat(in, where, o, "IdmEnvAttribute", args, "the variable does not reach Tomcat as a request attribute");
+    out_.directive(in, where.scope, o, "IdmEnvAttribute", args);
   } else if (ascii::iequals(n, "JkStripSession")) {
-    compat(in, where, o, "IdmStripSession", args, "session ids stay in URLs httpd serves itself");
+    out_.directive(in, where.scope, o, "IdmStripSession", args);
   } else if (ascii::iequals(n, "JkOptions")) {
     options(args, o, in);
   } else if (ascii::iequals(n, "JkExtractSSL")) {
@@ -183,8 +165,7 @@ void Converter::indicator(std::string_view directive, const std::vector<std::str
       return;
     }
     indicators_written_.insert(std::string(d.field));
-    compat(indent, where, origin, "IdmEnvIndicator", {std::string(d.field), args[0]},
-           "the variable does not override what is forwarded");
+    out_.directive(indent, where.scope, origin, "IdmEnvIndicator", {std::string(d.field), args[0]});
   }
 }
 
@@ -218,12 +199,7 @@ void Converter::mount_copy(const std::vector<std::string>& args, const Origin& o
     out_.warn(indent, origin, "JkMountCopy takes On, Off or All: not carried over");
     return;
   }
-  if (value != "off" && !options_.features.compat_directives) {
-    out_.note(indent, "a VirtualHost inherits the main server's mounts here");
-    return;
-  }
-  compat(indent, where, origin, "IdmMountCopy", {value == "off" ? "Off" : "On"},
-         "this VirtualHost inherits the main server's mounts all the same");
+  out_.directive(indent, where.scope, origin, "IdmMountCopy", {value == "off" ? "Off" : "On"});
 }
 
 Status Converter::write_balancer_block(const Origin& origin) {
@@ -233,18 +209,13 @@ Status Converter::write_balancer_block(const Origin& origin) {
                                                            : "JkWorkerProperty"));
   std::set<std::string> direct;
   for (const std::string& name : workers_.list) direct.insert(name);
-  write_balancers(workers_, direct, options_.features, out_);
+  write_balancers(workers_, direct, out_);
   out_.line("", "");
   const Where main{0, "", false, origin.file};
-  if (options_.features.compat_directives || !mount_copy_all_) {
-    compat("", main, origin, "IdmMountCopy", {mount_copy_all_ ? "On" : "Off"},
-           mount_copy_all_ ? "a VirtualHost always inherits the main server's mounts, as with JkMountCopy All"
-                           : "every VirtualHost inherits the main server's mounts (mod_jk's JkMountCopy is Off)");
-  }
+  out_.directive("", 0, origin, "IdmMountCopy", {mount_copy_all_ ? "On" : "Off"});
   for (const auto& [var, field] : kDefaultIndicatorFields) {
     if (!jk_variables_set_.count(std::string(var)) || indicators_written_.count(std::string(field))) continue;
-    compat("", main, origin, "IdmEnvIndicator", {std::string(field), std::string(var)},
-           std::string(var) + " does not override what is forwarded");
+    out_.directive("", 0, origin, "IdmEnvIndicator", {std::string(field), std::string(var)});
   }
   for (const std::string& name : workers_.list) {
     const Worker* w = workers_.find(name);

@@ -19,15 +19,8 @@ Status check_one(config::ServerConfig& scope, const EmittedDirective& d) {
   if (name == "<IdmBalancer") return scope.open_section(rest);
   if (name == "</IdmBalancer>") return scope.close_section();
   const config::Directive* directive = config::find_directive(name);
-  // A compatibility directive this build lacks (written because Options::features said so).
-  if (directive == nullptr) return Ok{};
-  std::vector<std::string> words = config::split_directive_args(rest);
-  // distance= is written for a core that has it (the compatibility keys); a core without it
-  // checks the rest of the line.
-  static const bool has_distance = detect_features().member_distance;
-  if (!has_distance && name == "IdmMember") {
-    std::erase_if(words, [](const std::string& w) { return w.rfind("distance=", 0) == 0; });
-  }
+  if (directive == nullptr) return fail("no such directive " + std::string(name));
+  const std::vector<std::string> words = config::split_directive_args(rest);
   const config::Args args(words.begin(), words.end());
   return scope.apply(*directive, args);
 }

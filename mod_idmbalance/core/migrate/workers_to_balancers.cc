@@ -62,7 +62,6 @@ constexpr DroppedProperty kDropped[] = {
 
 struct Ctx {
   const Workers& workers;
-  const Features& features;
   Output& out;
 };
 
@@ -144,13 +143,7 @@ std::vector<std::string> member_args(const Worker& w, Reader& r, Ctx& c, std::ui
     if (const Property* p = r.get(key)) args.push_back(std::string(key) + "=" + p->value);
   }
   if (auto distance = r.number("distance", c); distance && *distance != 0) {
-    if (c.features.member_distance) {
-      args.push_back("distance=" + std::to_string(*distance));
-    } else {
-      c.out.warn(kIndent, w.get("distance")->origin,
-                 "distance is not carried over: this build has no IdmMember distance= (the mod_jk-compatibility "
-                 "keys); all members are one tier");
-    }
+    args.push_back("distance=" + std::to_string(*distance));
   }
   if (auto busy = r.number("busy_limit", c); busy && *busy != 0) args.push_back("max=" + std::to_string(*busy));
   return args;
@@ -253,11 +246,7 @@ void connection_settings(Reader& r, Ctx& c, Shared& shared) {
     shared.offer(*p, "IdmPacketSize", {std::to_string(v)}, c);
   }
   if (const Property* p = r.get("fail_on_status")) {
-    if (c.features.compat_directives) {
-      shared.offer(*p, "IdmFailOnStatus", split_list(p->value), c);
-    } else {
-      c.out.warn(kIndent, p->origin, p->key + " is not carried over: this build has no IdmFailOnStatus");
-    }
+    shared.offer(*p, "IdmFailOnStatus", split_list(p->value), c);
   }
 }
 
@@ -360,9 +349,8 @@ void write_balancer(const Worker& w, Ctx& c) {
 
 }  // namespace
 
-void write_balancers(const Workers& workers, const std::set<std::string>& direct, const Features& features,
-                     Output& out) {
-  Ctx c{workers, features, out};
+void write_balancers(const Workers& workers, const std::set<std::string>& direct, Output& out) {
+  Ctx c{workers, out};
   for (const auto& [name, w] : workers.by_name) {
     const bool wanted = w.type == WorkerType::Lb || (w.type == WorkerType::Ajp13 && direct.count(name));
     if (wanted) write_balancer(w, c);
@@ -379,9 +367,8 @@ void write_balancers(const Workers& workers, const std::set<std::string>& direct
 }
 
 std::string status_handler(const Worker& w, Output& out, std::string_view indent) {
-  const Features none;
   const Workers no_workers;
-  Ctx c{no_workers, none, out};
+  Ctx c{no_workers, out};
   Reader r(w);
   const Property* ro = r.get("read_only");
   r.get("mount");

@@ -12,8 +12,7 @@ namespace idmb::migrate {
 
 // Every lb worker, and every ajp13 worker in `direct` (mounted by itself), as a balancer of
 // the main server, with a warning for each property that cannot be carried over.
-void write_balancers(const Workers& workers, const std::set<std::string>& direct, const Features& features,
-                     Output& out);
+void write_balancers(const Workers& workers, const std::set<std::string>& direct, Output& out);
 
 // A status worker's handler: read_only=true is the read-only status page, else the manager.
 // Its other properties are reported as not carried over.

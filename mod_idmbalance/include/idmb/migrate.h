@@ -25,16 +25,6 @@ struct Warning {
 // "FILE:LINE: warning: MESSAGE" (no LINE when it is 0).
 std::string format_warning(const Warning& w);
 
-// The mod_jk-compatibility directives (IdmMountCopy, IdmEnvAttribute, IdmFailOnStatus,
-// IdmEnvIndicator, IdmStripSession, IdmMount in <Location>, distance=): written when the core
-// knows them; otherwise each becomes a comment with a warning, so the output still loads.
-struct Features {
-  bool compat_directives = false;
-  bool member_distance = false;
-};
-// What this build's directive table and member parser accept.
-Features detect_features();
-
 struct Options {
   std::string server_root = "/etc/apache2";      // relative paths in the config are under it
   bool server_root_given = false;                // --server-root: a ServerRoot line does not change it
@@ -42,7 +32,6 @@ struct Options {
   std::optional<std::string> uriworkermap_file;  // --uriworkermap: instead of every JkMountFile's
   std::function<std::optional<std::string>(const std::string& path)> read;  // nullopt: cannot read
   GetEnv env;  // for $(name) in workers.properties; may be empty
-  Features features = detect_features();
 };
 
 struct Result {

@@ -11,8 +11,7 @@
 
 namespace idmb::test {
 
-inline migrate::Options memory_files(const std::map<std::string, std::string>& files,
-                                     migrate::Features features = migrate::detect_features()) {
+inline migrate::Options memory_files(const std::map<std::string, std::string>& files) {
   migrate::Options o;
   o.server_root = "/etc/apache2";
   o.read = [files](const std::string& path) -> std::optional<std::string> {
@@ -20,7 +19,6 @@ inline migrate::Options memory_files(const std::map<std::string, std::string>& f
     if (it == files.end()) return std::nullopt;
     return it->second;
   };
-  o.features = features;
   return o;
 }
 
@@ -57,11 +55,7 @@ inline Status read_back(const std::string& text) {
     } else if (line == "</IdmBalancer>") {
       st = scopes[scope].close_section();
     } else {
-      auto words = config::split_directive_args(line);
-      if (config::find_directive(words[0]) == nullptr) continue;  // a compatibility directive this build lacks
-      if (!migrate::detect_features().member_distance) {
-        std::erase_if(words, [](const std::string& w) { return w.rfind("distance=", 0) == 0; });
-      }
+      const auto words = config::split_directive_args(line);
       const config::Args args(words.begin() + 1, words.end());
       st = scopes[scope].apply(words[0], args);
     }

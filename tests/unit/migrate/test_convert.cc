@@ -21,12 +21,9 @@ const std::string kWorkers =
     "worker.jkstatus.type=status\nworker.jkstatus.read_only=true\n"
     "worker.jkmanager.type=status\n";
 
-// The agreed compatibility directives, whatever this build has (so no warning says it lacks them).
-Features compat() { return Features{true, true}; }
-
-Result ok(const std::string& conf, const std::string& workers = kWorkers, Features f = compat()) {
+Result ok(const std::string& conf, const std::string& workers = kWorkers) {
   auto r = convert({"/etc/apache2/httpd.conf"},
-                   memory_files({{"/etc/apache2/httpd.conf", conf}, {"/etc/apache2/workers.properties", workers}}, f));
+                   memory_files({{"/etc/apache2/httpd.conf", conf}, {"/etc/apache2/workers.properties", workers}}));
   INFO((r.ok() ? std::string() : r.error()));
   REQUIRE(r.ok());
   return *r;
@@ -83,25 +80,17 @@ TEST_CASE("convert: the output is refused by the core when it names a balancer n
   CHECK(read_back(r.output).ok());
 }
 
-TEST_CASE("convert: JkMountCopy, with the compatibility directives") {
+TEST_CASE("convert: JkMountCopy in the main server and in vhosts") {
   const Result r =
       ok("JkWorkersFile workers.properties\nJkMount /app/* lb\n"
          "<VirtualHost *:80>\n  JkMountCopy On\n</VirtualHost>\n"
          "<VirtualHost *:81>\n  JkMount /self/* self\n</VirtualHost>\n",
-         kWorkers, compat());
+         kWorkers);
   CHECK(has_line(r.output, "IdmMountCopy Off"));  // mod_jk's default for the main server
   CHECK(has_line(r.output, "  IdmMountCopy On"));
-  const Result all = ok("JkWorkersFile workers.properties\nJkMountCopy All\n", kWorkers, compat());
+  const Result all = ok("JkWorkersFile workers.properties\nJkMountCopy All\n", kWorkers);
   CHECK(has_line(all.output, "IdmMountCopy On"));
   CHECK_FALSE(has_line(all.output, "IdmMountCopy Off"));
-}
-
-TEST_CASE("convert: JkMountCopy in a build without the compatibility directives warns once") {
-  const Result r = ok("JkWorkersFile workers.properties\n<VirtualHost *:80>\nJkMountCopy On\n</VirtualHost>\n",
-                      kWorkers, Features{false, false});
-  CHECK(r.output.find("IdmMountCopy O") == std::string::npos);
-  REQUIRE(r.warnings.size() == 1);  // the main server's Off; the vhost's On is what happens anyway
-  CHECK(r.warnings[0].origin.line == 1);
 }
 
 TEST_CASE("convert: JkMount WORKER inside <Location>, and the status workers") {
@@ -111,7 +100,7 @@ TEST_CASE("convert: JkMount WORKER inside <Location>, and the status workers") {
          "<Location /nojk>\n  JkUnMount lb\n</Location>\n"
          "JkMount /jkstatus/* jkstatus\n"
          "JkMount /jkmanager jkmanager\n",
-         kWorkers, compat());
+         kWorkers);
   // mod_jk maps the Location's exact path: an IdmMount of the server, after the </Location>.
   CHECK(r.output.find("</Location>\nIdmMount /app/admin lb\n") != std::string::npos);
   CHECK(r.output.find("</Location>\nIdmUnmount /nojk lb\n") != std::string::npos);
@@ -129,8 +118,7 @@ TEST_CASE("convert: uriworkermap rules where JkMountFile stood") {
                                                               {"/etc/apache2/workers.properties", kWorkers},
                                                               {"/etc/apache2/uriworkermap.properties",
                                                                "# rules\n/app|/*=lb\n!/app/*.png=lb\n-/old/*=lb\n"
-                                                               "/self/*=self;disabled=t2\n"}},
-                                                             compat()));
+                                                               "/self/*=self;disabled=t2\n"}}));
   REQUIRE(r.ok());
   CHECK(has_line(r->output, "IdmMount /app lb"));
   CHECK(has_line(r->output, "IdmMount /app/* lb"));
@@ -232,7 +220,7 @@ TEST_CASE("convert: LoadModule, IfModule, no-jk, dropped directives, JkEnvVar") 
          "RewriteRule ^/x - [E=no-jk:1]\n"
          "JkEnvVar SHIB_MAIL unknown\n"
          "</IfModule>\n",
-         kWorkers, compat());
+         kWorkers);
   CHECK(has_line(r.output, "# mod_jk: LoadModule jk_module /usr/lib/apache2/modules/mod_jk.so"));
   CHECK(has_line(r.output, "<IfModule idmbalance_module>"));
   CHECK(has_line(r.output, "SetEnvIf Request_URI \"\\.gif$\" no-idmbalance"));
@@ -247,7 +235,7 @@ TEST_CASE("convert: a JK_REMOTE_ADDR set by SetEnvIf becomes an explicit indicat
       ok("JkWorkersFile workers.properties\n"
          "SetEnvIf X-Client-IP \"(.*)\" JK_REMOTE_ADDR=$1\n"
          "JkHTTPSIndicator X_HTTPS\nJkCIPHERIndicator SSL_CIPHER\n",
-         kWorkers, compat());
+         kWorkers);
   CHECK(has_line(r.output, "IdmEnvIndicator remote_addr JK_REMOTE_ADDR"));
   CHECK(has_line(r.output, "IdmEnvIndicator https X_HTTPS"));
   CHECK(r.output.find("IdmEnvIndicator ssl_cipher") == std::string::npos);  // mod_ssl's own

@@ -32,7 +32,6 @@ Options golden_options() {
     if (path.rfind(root, 0) != 0) return std::nullopt;
     return slurp(kDir + "/etc-apache2/" + path.substr(root.size()));
   };
-  o.features = Features{true, true};  // the agreed compatibility directives, whatever this build has
   return o;
 }
 
