@@ -1,7 +1,8 @@
 // The prober: a thread in every child, of which one at a time (holding the lease in the shared
 // table) probes every member with a fresh connection and CPING/CPONG. Members in error come
 // back through rise good probes, healthy ones are taken out after fall failed ones, and a
-// recovered member's slow start is settled here. No user request is ever used as a probe.
+// recovered member's slow start is settled here. No user request is ever used as a probe. The
+// lease holder also runs outlier ejection (outlier_detector.h) for balancers that turn it on.
 #include <atomic>
 #include <optional>
 #include <chrono>
@@ -12,6 +13,7 @@
 #include "http_log.h"
 
 #include "idmb/health.h"
+#include "idmb/outlier_detector.h"
 #include "runtime.h"
 #include "shim_module.h"
 #include "shim_log.h"
@@ -35,7 +37,25 @@ struct Prober {
   server_rec* server;
   std::atomic<bool> stop{false};
   std::thread thread;
+  std::vector<outlier::Detector> detectors;  // one per balancer, in runtime order
 };
+
+// One outlier judgement of `balancer` when its interval is due; each ejection is logged and
+// becomes an event like any other state change.
+void detect_outliers(Prober& p, BalancerRuntime& balancer, outlier::Detector& detector) {
+  const config::BalancerConfig& cfg = *balancer.config;
+  if (!cfg.outlier.enabled) {
+    return;
+  }
+  std::vector<table::MemberSlot*> slots;
+  for (auto& member : balancer.members) {
+    slots.push_back(member.slot);
+  }
+  const std::int64_t now = p.runtime->clock.now_ms();
+  for (auto& change : detector.run(slots, cfg.outlier, cfg.health.panic_percent, now)) {
+    report_transition(*p.runtime, p.server, balancer, balancer.members[change.member], change.transition);
+  }
+}
 
 // The client side of a health request: no body to send, the answer's status kept, its body
 // dropped.
@@ -106,7 +126,10 @@ std::optional<bool> probe(const BalancerRuntime& balancer, const MemberRuntime& 
 
 void probe_round(Prober& p, std::uint32_t pid) {
   Runtime& runtime = *p.runtime;
+  p.detectors.resize(runtime.balancers.size());
+  std::size_t index = 0;
   for (auto& balancer : runtime.balancers) {
+    detect_outliers(p, balancer, p.detectors[index++]);
     const health::Policy& policy = balancer.config->health;
     for (auto& member : balancer.members) {
       table::MemberSlot& slot = *member.slot;
@@ -151,6 +174,11 @@ void run(Prober& p) {
         probe_round(p, pid);
       } catch (const std::exception& e) {
         IDMB_LOG_S(APLOG_ERR, p.server, "idmbalance prober: %s", e.what());
+      }
+    } else {
+      // Another child judges now: our windows would span its time too.
+      for (auto& detector : p.detectors) {
+        detector.reset();
       }
     }
     std::this_thread::sleep_for(kTick);

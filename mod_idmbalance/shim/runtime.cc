@@ -150,8 +150,11 @@ void report_transition(Runtime& runtime, server_rec* s, const BalancerRuntime& b
     return;
   }
   std::string text = health::describe(transition);
-  IDMB_LOG_S(transition.to == table::Health::Error ? APLOG_ERR : APLOG_NOTICE, s, "member %s (%s) of balancer %s: %s",
-             member.config->name.c_str(), member.address.c_str(), balancer.config->name.c_str(), text.c_str());
+  const int level = transition.to == table::Health::Error     ? APLOG_ERR
+                    : transition.to == table::Health::Ejected ? APLOG_WARNING
+                                                              : APLOG_NOTICE;
+  IDMB_LOG_S(level, s, "member %s (%s) of balancer %s: %s", member.config->name.c_str(), member.address.c_str(),
+             balancer.config->name.c_str(), text.c_str());
   if (runtime.table) {
     runtime.table->add_event(member.table_index, runtime.clock.now_ms(), text);
   }

@@ -43,10 +43,16 @@ bool health_usable(const MemberSlot& s) {
   return h == Health::Ok || h == Health::Recovering;
 }
 
-// Any state a version writes, Error included: what panic balances over.
+// Any state a version writes, Error and Ejected included: what panic balances over.
 bool health_known(const MemberSlot& s) {
   const auto h = static_cast<Health>(s.health.load(kRelaxed));
-  return h == Health::Ok || h == Health::Recovering || h == Health::Error;
+  return h == Health::Ok || h == Health::Recovering || h == Health::Error || h == Health::Ejected;
+}
+
+// An ejected outlier still answers: its live sessions stay (as on a draining member) rather than
+// lose their login; only new requests go elsewhere.
+bool health_serves_sessions(const MemberSlot& s) {
+  return health_usable(s) || static_cast<Health>(s.health.load(kRelaxed)) == Health::Ejected;
 }
 
 Activation activation_of(const MemberSlot& s) { return static_cast<Activation>(s.activation.load(kRelaxed)); }
@@ -191,7 +197,8 @@ bool Balancer::sticky_force() const {
 bool Balancer::usable_for_sticky(int member) const {
   const MemberSlot& s = slot(member);
   const Activation a = activation_of(s);
-  return (a == Activation::Active || a == Activation::Disabled || a == Activation::Standby) && health_usable(s);
+  return (a == Activation::Active || a == Activation::Disabled || a == Activation::Standby) &&
+         health_serves_sessions(s);
 }
 
 // The normal choice, in this order:

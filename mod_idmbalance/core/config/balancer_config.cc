@@ -286,6 +286,7 @@ Status validate(const BalancerConfig& balancer) {
   const std::string prefix = "IdmBalancer " + balancer.name + ": ";
   if (balancer.members.empty()) return fail(prefix + "no IdmMember defined");
   if (auto health = health::validate(balancer.health); !health) return fail(prefix + health.error());
+  if (auto outlier = outlier::validate(balancer.outlier); !outlier) return fail(prefix + outlier.error());
   if (auto members = check_members(balancer.members, prefix); !members) return members;
   if (auto redirects = check_redirects(balancer.members, prefix); !redirects) return redirects;
   if (balancer.packet_size < kMinPacketSize || balancer.packet_size > kMaxPacketSize) {

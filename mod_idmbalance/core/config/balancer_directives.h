@@ -18,6 +18,7 @@ Status secret(BalancerConfig& balancer, std::string_view name, const Args& args)
 Status health_check(BalancerConfig& balancer, std::string_view name, const Args& args);
 Status fail_on_status(BalancerConfig& balancer, std::string_view name, const Args& args);
 Status request_body_buffer(BalancerConfig& balancer, std::string_view name, const Args& args);
+Status outlier_detection(BalancerConfig& balancer, std::string_view name, const Args& args);  // outlier_config.cc
 
 // One duration into `target`; zero only with allow_zero.
 Status duration(std::uint32_t& target, std::string_view name, const Args& args, bool allow_zero);

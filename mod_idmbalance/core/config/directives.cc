@@ -103,6 +103,11 @@ constexpr auto kTable = std::to_array<Directive>({
     {"IdmStripSession", Where::Server, Arity::Raw,
      "IdmStripSession On|Off [NAME]: remove ;NAME=... (default jsessionid) from URLs that httpd serves itself", nullptr,
      [](ServerConfig& s, std::string_view name, const Args& args) { return s.strip_session(name, args); }},
+    in_section("IdmOutlierDetection",
+               "IdmOutlierDetection on|off [interval=D] [min_requests=N] [error_factor=F] [error_min=PCT] "
+               "[latency_factor=F] [latency_min=D] [ejection_time=D] [max_ejection_time=D] [max_ejected=PCT]: "
+               "take a member whose error rate or p99 stands far above its peers' out for a while",
+               d::outlier_detection),
 });
 
 #undef IDMB_DURATION

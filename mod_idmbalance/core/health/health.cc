@@ -25,7 +25,8 @@ bool is_usable(std::uint32_t h) { return h == raw(Health::Ok) || h == raw(Health
 
 // Values no version writes are shown as Error: unusable, and probes can repair them.
 Health health_of(std::uint32_t h) {
-  return h == raw(Health::Ok) || h == raw(Health::Recovering) ? static_cast<Health>(h) : Health::Error;
+  return h == raw(Health::Ok) || h == raw(Health::Recovering) || h == raw(Health::Ejected) ? static_cast<Health>(h)
+                                                                                           : Health::Error;
 }
 
 Transition unchanged(std::uint32_t h) {
@@ -163,6 +164,8 @@ Transition on_probe_result(MemberSlot& slot, bool ok, std::int64_t now_ms, const
     const std::uint32_t passes = slot.probe_passes.fetch_add(1, kRelaxed) + 1;
     const std::uint32_t rise = std::max<std::uint32_t>(policy.rise, 1);
     if (is_usable(seen) || passes < rise) return unchanged(seen);
+    // An ejected outlier (or one that failed its probes meanwhile) sits out its time first.
+    if (now_ms < slot.ejected_until_ms.load(kRelaxed)) return unchanged(seen);
     const Health to = policy.slow_start_ms == 0 ? Health::Ok : Health::Recovering;
     Transition t =
         move(slot, seen, to, now_ms, std::to_string(passes) + (passes == 1 ? " good probe" : " good probes in a row"));
@@ -173,6 +176,10 @@ Transition on_probe_result(MemberSlot& slot, bool ok, std::int64_t now_ms, const
   const std::uint32_t fails = slot.probe_fails.fetch_add(1, kRelaxed) + 1;
   if (seen == raw(Health::Recovering))
     return take_out(slot, now_ms, with_detail("probe failed while recovering", detail));
+  // Not only an outlier but down: shown as Error (its ejection time still holds).
+  if (seen == raw(Health::Ejected) && fails >= std::max<std::uint32_t>(policy.fall, 1)) {
+    return move(slot, seen, Health::Error, now_ms, with_detail("probe failed while ejected", detail));
+  }
   if (seen == raw(Health::Ok) && fails >= std::max<std::uint32_t>(policy.fall, 1)) {
     return take_out(
         slot, now_ms,
@@ -217,13 +224,41 @@ Transition begin_slow_start(MemberSlot& slot, std::int64_t now_ms, const Policy&
   return move(slot, seen, Health::Recovering, now_ms, "re-activated, slow start");
 }
 
-void force_recovery_probe(MemberSlot& slot) { slot.last_probe_ms.store(0, kRelaxed); }
+void force_recovery_probe(MemberSlot& slot) {
+  slot.last_probe_ms.store(0, kRelaxed);
+  // The operator's word ends an outlier ejection early: the next good probes readmit it.
+  if (slot.ejected_until_ms.load(kRelaxed) != 0) slot.ejected_until_ms.store(0, kRelaxed);
+}
+
+Transition eject(MemberSlot& slot, std::int64_t now_ms, std::int64_t until_ms, std::uint32_t level, std::string cause) {
+  // Only the prober lease holder writes the time, so it can be put back if nothing changes.
+  const std::int64_t previous_until = slot.ejected_until_ms.load(kRelaxed);
+  std::uint32_t seen = slot.health.load(kRelaxed);
+  while (is_usable(seen)) {
+    // Before the state: a probe that sees Ejected sees its time too.
+    slot.ejected_until_ms.store(until_ms, kRelaxed);
+    Transition t = move(slot, seen, Health::Ejected, now_ms, cause);
+    if (t.changed) {
+      slot.probe_passes.store(0, kRelaxed);
+      slot.last_probe_ms.store(now_ms, kRelaxed);
+      slot.ejection_level.store(level, kRelaxed);
+      slot.ejection_decay_ms.store(until_ms, kRelaxed);
+      slot.ejections.fetch_add(1, kRelaxed);
+      slot.outlier_ejections.fetch_add(1, kRelaxed);
+      return t;
+    }
+    seen = slot.health.load(kRelaxed);
+  }
+  slot.ejected_until_ms.store(previous_until, kRelaxed);
+  return unchanged(seen);
+}
 
 std::string_view to_string(Health health) {
   switch (health) {
     case Health::Ok: return "ok";
     case Health::Error: return "error";
     case Health::Recovering: return "recovering";
+    case Health::Ejected: return "ejected";
   }
   return "unknown";
 }

@@ -29,6 +29,7 @@ tr.row-act-stopped td { background: #f4f5f7; color: #6b778c; }
 .st-ok { background: #e3fcef; color: #006644; }
 .st-error { background: #ffebe6; color: #bf2600; }
 .st-recovering { background: #fffae6; color: #974f0c; }
+.st-ejected { background: #ffebe6; color: #974f0c; }
 .st-unknown, .act-unknown { background: #ebecf0; color: #42526e; }
 .act-active { background: #e3fcef; color: #006644; }
 .act-disabled { background: #fffae6; color: #974f0c; }
@@ -144,7 +145,7 @@ void member_actions(std::string& out, const Snapshot& snap, const BalancerStatus
     const bool current =
         (action == "activate" && m.activation == "active") || (action == "disable" && m.activation == "disabled") ||
         (action == "stop" && m.activation == "stopped") || (action == "standby" && m.activation == "standby") ||
-        (action == "recover" && m.state != "error");
+        (action == "recover" && m.state != "error" && m.state != "ejected");
     out.append("<button type=\"submit\" name=\"action\" value=\"").append(action).append("\"");
     out.append(current ? " disabled" : "").append(">").append(action).append("</button>");
     if (action == "standby") out.append("<br>");  // activation on one line, the rest on the next
@@ -213,6 +214,10 @@ void state_cells(std::string& out, const MemberStatus& m, std::int64_t now) {
   if (m.state_since_ms > 0 && m.state_since_ms <= now) {
     out.append(" <span class=\"since\" title=\"since ").append(format_utc(m.state_since_ms)).append("\">for ");
     out.append(human_duration(now - m.state_since_ms)).append("</span>");
+  }
+  if (m.state == "ejected" && m.ejected_until_ms > now) {
+    out.append(" <span class=\"since\">until ").append(format_utc(m.ejected_until_ms));
+    out.append(" (ejection ").append(std::to_string(m.outlier_ejections)).append(")</span>");
   }
   out.append("</td>");
 }

@@ -98,6 +98,8 @@ void write_member(JsonWriter& w, const MemberStatus& m) {
   w.signed_integer("last_sticky_ms", m.last_sticky_ms);
   w.signed_integer("last_probe_ms", m.last_probe_ms);
   w.boolean("last_probe_ok", m.last_probe_ok);
+  w.signed_integer("ejected_until_ms", m.ejected_until_ms);
+  w.integer("outlier_ejections", m.outlier_ejections);
   w.boolean("drained", m.drained);
   w.end_object();
 }

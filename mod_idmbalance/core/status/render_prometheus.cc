@@ -10,7 +10,7 @@
 namespace idmb::status {
 namespace {
 
-constexpr std::array<std::string_view, 3> kStates = {"ok", "error", "recovering"};
+constexpr std::array<std::string_view, 4> kStates = {"ok", "error", "recovering", "ejected"};
 constexpr std::array<std::string_view, 4> kActivations = {"active", "disabled", "stopped", "standby"};
 
 void header(std::string& out, std::string_view name, std::string_view type, std::string_view help) {

@@ -54,6 +54,8 @@ MemberStatus member_status(const config::MemberConfig& cfg, const table::MemberS
     m.last_sticky_ms = slot->last_sticky_ms.load(kRelaxed);
     m.last_probe_ms = slot->last_probe_ms.load(kRelaxed);
     m.last_probe_ok = m.last_probe_ms > 0 && slot->last_probe_ok.load(kRelaxed) != 0;
+    m.ejected_until_ms = slot->ejected_until_ms.load(kRelaxed);
+    m.outlier_ejections = slot->outlier_ejections.load(kRelaxed);
   }
   for (std::size_t i = 0; i < table::kErrorClassCount; ++i) {
     if (i != static_cast<std::size_t>(table::ErrorClass::Client)) m.errors_total += m.errors[i];

@@ -337,6 +337,10 @@ void WorkerTable::carry_over_from(const WorkerTable& previous) {
     copy_atomic(to.last_probe_ok, from->last_probe_ok);
     copy_atomic(to.last_probe_ms, from->last_probe_ms);
     copy_atomic(to.ejections, from->ejections);
+    copy_atomic(to.ejected_until_ms, from->ejected_until_ms);
+    copy_atomic(to.ejection_decay_ms, from->ejection_decay_ms);
+    copy_atomic(to.outlier_ejections, from->outlier_ejections);
+    copy_atomic(to.ejection_level, from->ejection_level);
     copy_atomic(to.lb_value, from->lb_value);
     copy_atomic(to.requests, from->requests);
     for (std::size_t e = 0; e < kErrorClassCount; ++e) copy_atomic(to.errors[e], from->errors[e]);

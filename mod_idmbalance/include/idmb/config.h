@@ -11,6 +11,7 @@
 #include "idmb/ajp_codec.h"
 #include "idmb/expected.h"
 #include "idmb/health.h"
+#include "idmb/outlier_detection.h"
 
 namespace idmb::config {
 
@@ -76,7 +77,8 @@ struct BalancerConfig {
   // IdmRequestBodyBuffer: request body bytes read from the client before a member is chosen,
   // so a slow upload of up to this size holds no Tomcat thread. 0: the first packet only.
   std::uint32_t request_body_buffer = 0;
-  health::Policy health;  // IdmHealthCheck, IdmSlowStart, IdmPanicThreshold
+  health::Policy health;    // IdmHealthCheck, IdmSlowStart, IdmPanicThreshold
+  outlier::Policy outlier;  // IdmOutlierDetection (off by default)
   // IdmFailOnStatus: Tomcat answers with these statuses fail over (mod_jk's fail_on_status);
   // CODE also counts against the member, -CODE does not.
   std::vector<int> fail_on_status;

@@ -47,7 +47,7 @@ struct Directive {
   // Where::Section has neither: ServerConfig::open_section and close_section handle it.
 };
 
-inline constexpr std::size_t kDirectiveCount = 25;
+inline constexpr std::size_t kDirectiveCount = 26;
 
 // Every directive, in the order httpd lists them (`apache2 -L`).
 std::span<const Directive, kDirectiveCount> directives();

@@ -5,6 +5,9 @@
 //   Error ──(`rise` consecutive good probes)──> Recovering   (straight to Ok without slow start)
 //   Recovering ──(a failed probe, or faults as for Ok)──> Error
 //   Recovering ──(slow_start_ms after it began; settle())──> Ok
+//   Ok, Recovering ──(an outlier among its peers; eject(), outlier_detection.h)──> Ejected
+//   Ejected ──(`rise` good probes, not before ejected_until_ms)──> Recovering (or Ok)
+//   Ejected ──(`fall` failed probes)──> Error (still not back before ejected_until_ms)
 //
 // A member in Error comes back by probing only, never by gambling a user request. Client
 // faults never count. Every function takes the time explicitly (injected clock), and every
@@ -82,10 +85,17 @@ std::uint32_t slow_start_percent(const table::MemberSlot& slot, std::int64_t now
 // needs its probes). Nothing happens with slow start off.
 Transition begin_slow_start(table::MemberSlot& slot, std::int64_t now_ms, const Policy& policy);
 
-// The manager's "recover": the member's next probe is due at once.
+// The manager's "recover": the member's next probe is due at once, and an outlier ejection's
+// time is over (its good probes readmit it).
 void force_recovery_probe(table::MemberSlot& slot);
 
-// "ok", "error", "recovering" ("unknown" for a value no version writes).
+// Outlier ejection: Ok or Recovering -> Ejected, not readmitted by probes before `until_ms`;
+// records the ejection `level` (the time multiplier) and counts the ejection. Any other state
+// is left alone (unchanged).
+Transition eject(table::MemberSlot& slot, std::int64_t now_ms, std::int64_t until_ms, std::uint32_t level,
+                 std::string cause);
+
+// "ok", "error", "recovering", "ejected" ("unknown" for a value no version writes).
 std::string_view to_string(table::Health health);
 // One line for the log and the event ring, e.g. "ok -> error after 2h 5m: connect failed".
 std::string describe(const Transition& transition);

@@ -26,7 +26,7 @@ struct MemberStatus {
   std::string domain;
   std::string redirect;
   std::string activation;           // active | disabled | stopped | standby (runtime, from the table)
-  std::string state;                // ok | error | recovering
+  std::string state;                // ok | error | recovering | ejected
   std::int64_t state_since_ms = 0;  // 0: unknown
   std::uint32_t factor = 1;         // runtime, from the table
   std::int64_t busy = 0;            // requests in flight
@@ -45,6 +45,10 @@ struct MemberStatus {
   // Disabled, nothing in flight, and no live session used it for the quiet time: safe to take
   // down.
   bool drained = false;
+
+  // Outlier ejection: when the latest one ends (0: never ejected) and how many there were.
+  std::int64_t ejected_until_ms = 0;
+  std::uint64_t outlier_ejections = 0;
 };
 
 struct StickyStatus {

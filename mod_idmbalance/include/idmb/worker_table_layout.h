@@ -13,7 +13,7 @@
 namespace idmb::table {
 
 inline constexpr std::uint32_t kMagic = 0x424d4449;  // "IDMB" little-endian
-inline constexpr std::uint32_t kLayoutVersion = 5;
+inline constexpr std::uint32_t kLayoutVersion = 6;
 inline constexpr std::size_t kNameSize = 64;            // names and routes are < 64 bytes (config enforces)
 inline constexpr std::size_t kEventRingSize = 64;       // state-change events kept for the status page
 inline constexpr std::size_t kEventTextSize = 112;      // bytes of text per event (longer text is cut)
@@ -39,6 +39,8 @@ enum class Health : std::uint32_t {
   Ok = 0,
   Error,       // taken out after backend faults; comes back by probing
   Recovering,  // probed good again; ramping up (slow start)
+  Ejected,     // an outlier among its peers (outlier_detection.h): out until ejected_until_ms,
+               // then back by probing like Error
 };
 
 // A new field must be carried over a graceful restart by WorkerTable::carry_over_from, or be
@@ -67,9 +69,14 @@ struct alignas(64) MemberSlot {
   std::atomic<std::uint32_t> probe_fails;           // consecutive failed probes
   std::atomic<std::uint32_t> last_probe_ok;         // 1: the last probe passed
   std::atomic<std::int64_t> last_probe_ms;          // 0: never probed, or a probe is due at once
-  std::atomic<std::uint64_t> ejections;             // times taken out of rotation (-> Error)
+  std::atomic<std::uint64_t> ejections;             // times taken out of rotation (-> Error or Ejected)
   std::atomic<std::int64_t> secret_refused_ms;      // since when its answers look like a refused
                                                     // AJP secret (health.h); 0: they do not
+  // Outlier ejection (outlier_detection.h), written by the prober lease holder only.
+  std::atomic<std::int64_t> ejected_until_ms;    // no probe readmits it before this; 0: never ejected
+  std::atomic<std::int64_t> ejection_decay_ms;   // the level drops by one per ejection time from here
+  std::atomic<std::uint64_t> outlier_ejections;  // times ejected as an outlier (also in `ejections`)
+  std::atomic<std::uint32_t> ejection_level;     // outlier ejections in a row: the time multiplier
 
   // Load and counters.
   std::atomic<std::int32_t> busy;       // requests in flight

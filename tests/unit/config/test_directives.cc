@@ -33,7 +33,7 @@ TEST_CASE("directives: every one once, in httpd's listing order", "[config][dire
                                                "IdmUnmount",       "IdmDrainQuietTime",
                                                "IdmFailOnStatus",  "IdmEnvAttribute",
                                                "IdmEnvIndicator",  "IdmMountCopy",
-                                               "IdmStripSession"});
+                                               "IdmStripSession",  "IdmOutlierDetection"});
   std::set<std::string> lowered;
   for (std::string_view n : names) {
     std::string l(n);

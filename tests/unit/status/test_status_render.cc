@@ -113,6 +113,8 @@ TEST_CASE("JSON parses and carries the snapshot", "[status]") {
                                          "last_sticky_ms",
                                          "last_probe_ms",
                                          "last_probe_ok",
+                                         "ejected_until_ms",
+                                         "outlier_ejections",
                                          "drained"});
   // Nothing HTML-active survives on the wire.
   CHECK(text.find('<') == std::string::npos);
@@ -170,8 +172,8 @@ TEST_CASE("Prometheus values equal the JSON values", "[status]") {
     }
   }
   CHECK(members == 3);
-  // 4 counters + 8 error classes + 6 plain gauges + 3 states + 4 activations = 25 per member.
-  CHECK(samples.size() == 25 * members);
+  // 4 counters + 8 error classes + 6 plain gauges + 4 states + 4 activations = 26 per member.
+  CHECK(samples.size() == 26 * members);
 }
 
 TEST_CASE("Prometheus: one HELP and TYPE per family, escaped labels", "[status]") {
