@@ -73,6 +73,9 @@ class RequestEnv final : public request::Env, public log::Sink {
   std::int64_t monotonic_ms() override {
     return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
   }
+  std::int64_t monotonic_us() override {
+    return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now().time_since_epoch()).count();
+  }
   std::int64_t wall_ms() override { return runtime_.clock.now_ms(); }
   void sleep_ms(std::uint32_t ms) override { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
 
@@ -111,6 +114,17 @@ class RequestEnv final : public request::Env, public log::Sink {
       runtime_.table->add_event(member.table_index, runtime_.clock.now_ms(),
                                 "answers look like a refused AJP secret (403 and close)");
     }
+  }
+
+  // mod_jk's JkRequestLogFormat %T, %w and %R have these as IDMB_* for mod_log_config.
+  void summary(const request::Summary& summary) override {
+    apr_table_setn(r_->subprocess_env, "IDMB_ATTEMPTS", apr_itoa(r_->pool, summary.attempts));
+    apr_table_setn(r_->subprocess_env, "IDMB_FIRST_MEMBER",
+                   member_at(balancer_, summary.first_member).config->name.c_str());
+    apr_table_setn(r_->subprocess_env, "IDMB_BACKEND_US", apr_off_t_toa(r_->pool, summary.backend_us));
+    apr_table_setn(r_->subprocess_env, "IDMB_BACKEND_TIME",
+                   apr_psprintf(r_->pool, "%" APR_INT64_T_FMT ".%06" APR_INT64_T_FMT, summary.backend_us / 1000000,
+                                summary.backend_us % 1000000));
   }
 
   void retry_after(std::uint32_t seconds) override {

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "idmb/balancer.h"
+#include "idmb/latency.h"
 
 namespace {
 
@@ -47,21 +48,45 @@ class BenchClock : public idmb::balance::Clock {
   }
 };
 
+// What the request path adds per attempt for the response times (latency.h).
+enum class Timing {
+  None,
+  Record,      // latency::record_attempt alone (a fixed wall time)
+  WithClocks,  // and the three clock reads around it (two steady, one wall), as request_path.cc
+};
+
 struct Scenario {
   const char* name;
   Method method;
   bool sticky;  // every request carries the route of member 1
+  Timing timing = Timing::None;
 };
 
+void record_times(Balancer& balancer, int member, Timing timing, long i, std::int64_t wall_ms, BenchClock& clock) {
+  if (timing == Timing::Record) {
+    const std::int64_t us = 200 + (i & 0xffff);  // spread over the first buckets
+    idmb::latency::record_attempt(balancer.slot(member).latency, wall_ms, {us, us / 2});
+  } else if (timing == Timing::WithClocks) {
+    using namespace std::chrono;
+    const auto start = steady_clock::now();
+    const auto end = steady_clock::now();
+    const std::int64_t us = duration_cast<microseconds>(end - start).count();
+    idmb::latency::record_attempt(balancer.slot(member).latency, clock.now_ms(), {us, us / 2});
+  }
+}
+
 // The measured loop: ns per choose+start+finish. `sink` keeps the choices from being optimised out.
-double time_requests(Balancer& balancer, std::span<const std::string_view> routes, long iterations,
+double time_requests(Balancer& balancer, std::span<const std::string_view> routes, long iterations, Timing timing,
                      std::atomic<std::uint64_t>& sink) {
   std::uint64_t local = 0;
+  BenchClock clock;
+  const std::int64_t wall_ms = clock.now_ms();
   const auto begin = std::chrono::steady_clock::now();
   for (long i = 0; i < iterations; ++i) {
     const idmb::balance::Choice c = balancer.choose(routes);
     balancer.start(c.member, c.sticky);
     balancer.finish(c.member, 300, 4000);
+    record_times(balancer, c.member, timing, i, wall_ms, clock);
     local += static_cast<std::uint64_t>(c.member);
   }
   const auto end = std::chrono::steady_clock::now();
@@ -101,7 +126,7 @@ double measure(const Scenario& sc, int members, int threads, long iterations) {
       if (sc.sticky) routes = {&route, 1};
       ready.fetch_add(1);
       while (!go.load()) {}
-      ns[static_cast<std::size_t>(t)] = time_requests(balancer, routes, iterations, sink);
+      ns[static_cast<std::size_t>(t)] = time_requests(balancer, routes, iterations, sc.timing, sink);
     });
   }
   while (ready.load() != threads) {}
@@ -128,9 +153,13 @@ int main(int argc, char** argv) {
   const long iterations = argc > 1 ? std::atol(argv[1]) : 5'000'000;
   const int runs = argc > 2 ? std::atoi(argv[2]) : 3;
   const Scenario scenarios[] = {
-      {"requests", Method::Requests, false},         {"traffic", Method::Traffic, false},
-      {"busyness", Method::Busyness, false},         {"p2c", Method::P2C, false},
+      {"requests", Method::Requests, false},
+      {"traffic", Method::Traffic, false},
+      {"busyness", Method::Busyness, false},
+      {"p2c", Method::P2C, false},
       {"sticky (requests)", Method::Requests, true},
+      {"requests+latency", Method::Requests, false, Timing::Record},
+      {"  +clock reads", Method::Requests, false, Timing::WithClocks},
   };
   std::printf(
       "ns per choose+start+finish; %ld iterations per thread, best of %d runs; with 2 threads\n"

@@ -2,7 +2,8 @@
 over the W3C WebDriver HTTP protocol (stdlib urllib; no selenium). Opens the manager page,
 clicks `disable` in t2's row of balancer `mgr`, waits for the page to show t2 disabled, checks
 that in the JSON too, saves a screenshot ($IDMB_BUILD_DIR/artifacts/manager-disabled.png) and
-re-activates t2 through the page.
+re-activates t2 through the page. And the read-only status page's response times and
+sparklines (issue 13): artifacts/status-latency.png.
 
 Needs Debian's `chromium` and `chromium-driver` (CI installs them): without them the test
 fails, it does not skip.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -25,6 +27,7 @@ from typing import Optional
 import pytest
 
 import balancer_api as bapi
+import httpc
 import stack as stk
 
 pytestmark = pytest.mark.idmbalance_only
@@ -237,3 +240,41 @@ def test_disable_member_in_the_browser(stack, browser):
     finally:
         if bapi.member_state(port, B, "t2")["activation"] != "active":
             bapi.set_activation(port, B, "t2", "active")
+
+
+def test_status_page_latency_in_the_browser(stack, browser):
+    """Issue 13: the read-only page with ?refresh= shows per member req/s, p50 / p99 and three
+    SVG sparklines, a summary line per balancer and the column legend, without any script;
+    screenshot in $IDMB_BUILD_DIR/artifacts/status-latency.png."""
+    port = stack.mgr_port
+    for i in range(12):  # some slow and some fast answers for balancer mgr's two members
+        path = "/app/slow?ms=40" if i % 3 == 0 else "/app/echo"
+        assert httpc.get(port, path, timeout=10).status == 200
+    shot = artifacts_dir(stack) / "status-latency.png"
+    if shot.exists():
+        shot.unlink()
+    browser.get(f"http://127.0.0.1:{port}{bapi.STATUS_PATH}?refresh=30")
+    assert "status" in browser.title().lower(), browser.title()
+    assert browser.find("meta[http-equiv='refresh'][content='30']"), "no refresh meta"
+    assert browser.find("script") is None, "the status page must work without JavaScript"
+    for member in ("t1", "t2"):
+        row = f"#m-{B}-{member}"
+        for kind in ("req", "err", "p99"):
+            browser.wait_find(f"{row} svg.spark-{kind}", f"{member}'s {kind} sparkline")
+        # Its requests of this minute make the last point of the request line.
+        assert browser.find(f"{row} svg.spark-req polyline"), f"{member}: empty request sparkline"
+        assert browser.find(f"{row} svg.spark-p99 polyline"), f"{member}: empty p99 sparkline"
+        text = browser.text(row)
+        assert re.search(r"\d+(\.\d+)? ms / \d+(\.\d+)? ms", text), f"{member}: no p50 / p99 in {text!r}"
+    summary = browser.text(f"#b-{B} p.summary")
+    assert re.search(r"2 members, \d up .* req/s .* errors/s .* p50 .* p99 ", summary), summary
+    legend = browser.text("section.legend")
+    assert "body bytes" in legend and "p50 / p99" in legend, legend
+
+    browser.scroll_into_view(browser.wait_find(f"#b-{B}", "balancer mgr's section"))
+    png = browser.screenshot()
+    shot.write_bytes(png)
+    w, h = png_size(shot.read_bytes())
+    assert w >= 800 and h >= 600, (w, h)
+    assert shot.stat().st_size > 10_000, f"screenshot suspiciously small: {shot.stat().st_size} bytes"
+    print(f"[artifact] {shot} ({w}x{h}, {shot.stat().st_size} bytes)")

@@ -67,7 +67,7 @@ def test_json_format(stack, path):
     assert r.status == 200, r
     assert r.header("Content-Type").split(";")[0].strip() == "application/json", r.headers
     js = json.loads(r.body)
-    assert js["schema"] == 1
+    assert js["schema"] == 2
     assert ("nonce" in js) == (path == MANAGER_PATH), "the nonce belongs on the manager only"
     names = [b["name"] for b in js["balancers"]]
     for want in ("app", "weighted", "operator", "selfservice", B):

@@ -6,6 +6,7 @@
 #include <atomic>
 
 #include "idmb/config.h"
+#include "idmb/latency.h"
 
 namespace idmb::outlier {
 namespace {
@@ -59,6 +60,10 @@ std::vector<MemberWindow> Detector::windows(std::span<MemberSlot* const> slots, 
     w.requests = now.requests >= then.requests ? now.requests - then.requests : 0;
     w.errors = now.faults >= then.faults ? now.faults - then.faults : 0;
     baselines_[i] = now;
+    // p99 over the last sliding minute (the table's rolling window): a longer span than the
+    // interval, so one slow request in a quiet interval does not decide alone.
+    const latency::Window last = latency::window(s.latency, now_ms, 1);
+    if (const auto p99 = latency::quantile_ms(last.total, 0.99)) w.p99_ms = static_cast<std::uint32_t>(*p99);
     w.level = current_level(s, w, now_ms, policy);
   }
   return out;

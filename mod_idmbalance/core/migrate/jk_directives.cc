@@ -30,7 +30,8 @@ constexpr std::pair<std::string_view, std::string_view> kWarned[] = {
     {"JkAutoAlias", "no equivalent: serve the webapps' static files with Alias and <Directory>"},
     {"JkWorkerIndicator", "no equivalent: mount the paths with IdmMount"},
     {"JkRequestLogFormat",
-     "no separate request log: use LogFormat with %{IDMB_BALANCER}e %{IDMB_MEMBER}e %{IDMB_ROUTE}e"},
+     "no separate request log: use LogFormat with %{IDMB_BALANCER}e (%w), %{IDMB_MEMBER}e (%R), "
+     "%{IDMB_BACKEND_TIME}e (%T, time at the backend), %{IDMB_ATTEMPTS}e and %{IDMB_FIRST_MEMBER}e"},
     {"JkIgnoreCLIndicator", "no equivalent: Content-Length is always honoured"},
 };
 

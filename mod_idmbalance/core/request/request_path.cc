@@ -3,6 +3,7 @@
 #include <string>
 
 #include "idmb/failure.h"
+#include "idmb/latency.h"
 #include "idmb/request_path.h"
 
 namespace idmb::request {
@@ -72,6 +73,26 @@ void note(log::Sink& sink, Level level, const Parts&... parts) {
   sink.write(level, line);
 }
 
+// The client side of an exchange, noting when the response headers come (time to first byte).
+class TimedClient final : public forward::ClientSide {
+ public:
+  TimedClient(forward::ClientSide& client, Env& env) : client_(client), env_(env) {}
+  Read read_body(std::span<std::uint8_t> out) override { return client_.read_body(out); }
+  bool send_headers(const ajp::SendHeaders& headers, std::optional<std::uint64_t> content_length) override {
+    if (headers_us_ < 0) headers_us_ = env_.monotonic_us();
+    return client_.send_headers(headers, content_length);
+  }
+  bool send_body(std::span<const std::uint8_t> data) override { return client_.send_body(data); }
+  bool flush() override { return client_.flush(); }
+  void restart() { headers_us_ = -1; }
+  std::int64_t headers_us() const { return headers_us_; }
+
+ private:
+  forward::ClientSide& client_;
+  Env& env_;
+  std::int64_t headers_us_ = -1;
+};
+
 class Forwarding {
  public:
   Forwarding(const config::BalancerConfig& cfg, balance::Balancer& chooser, ajp::ForwardRequest& request,
@@ -82,6 +103,7 @@ class Forwarding {
         body_(prepared.body),
         plan_(plan),
         deps_(deps),
+        timed_(deps.client, deps.env),
         packet_(packet),
         routes_(plan.session_routes),
         replayable_(failure::replayable(plan.method, body_.kind != forward::BodyPlan::Kind::None)) {
@@ -93,6 +115,13 @@ class Forwarding {
   }
 
   int run() {
+    const int answer = choose_and_attempt();
+    if (!tried_.empty()) deps_.env.summary({static_cast<int>(tried_.size()), tried_.front(), backend_us_});
+    return answer;
+  }
+
+ private:
+  int choose_and_attempt() {
     if (auto refused = prefetch_body()) return *refused;
     queue_deadline_ms_ = deps_.env.monotonic_ms() + cfg_.queue_timeout_ms;
     while (tried_.size() < chooser_.size()) {
@@ -115,7 +144,6 @@ class Forwarding {
     return last_failure_status_;
   }
 
- private:
   // The first body packet (or IdmRequestBodyBuffer bytes) in hand before any place,
   // connection or Tomcat thread is taken: a client that stalls is held by httpd alone.
   std::optional<int> prefetch_body() {
@@ -158,13 +186,29 @@ class Forwarding {
 
     bool reused = false;
     std::unique_ptr<forward::BackendStream> connection;
+    const std::int64_t start_us = deps_.env.monotonic_us();
     const forward::Result result = exchange_once_or_twice(member, reused, connection);
+    const std::int64_t end_us = deps_.env.monotonic_us();
     reservation.finish(result);
+    record_times(member, result, start_us, end_us);
     if (result.outcome == Outcome::Ok) {
       answered(member, choice, result, reused, std::move(connection));
       return kHandled;
     }
     return failed(member, result);
+  }
+
+  // Response times go to the member's histograms only for attempts that reached it: a refused
+  // connection says nothing about how fast it answers (it counts in the request rate).
+  void record_times(int member, const forward::Result& result, std::int64_t start_us, std::int64_t end_us) {
+    latency::Attempt times;
+    if (result.request_sent) times.total_us = std::max<std::int64_t>(0, end_us - start_us);
+    if (timed_.headers_us() >= 0) times.first_byte_us = std::max<std::int64_t>(0, timed_.headers_us() - start_us);
+    // As failed() counts it in errors_total: not for -CODE of IdmFailOnStatus, nor client faults.
+    times.error = result.outcome != Outcome::Ok && result.outcome != Outcome::RetryOnStatus &&
+                  failure::error_class(result.outcome) != table::ErrorClass::Client;
+    latency::record_attempt(chooser_.slot(member).latency, deps_.env.wall_ms(), times);
+    backend_us_ += std::max<std::int64_t>(0, end_us - start_us);
   }
 
   // One extra try on a fresh connection when a pooled one turns out stale.
@@ -173,9 +217,10 @@ class Forwarding {
     forward::Result result;
     for (int attempt = 0; attempt < 2; ++attempt) {
       result = {};
+      timed_.restart();  // the headers of the try that answers
       connection = acquire(member, reused, result);
       if (!connection) break;
-      result = forward::exchange(request_, body_, options_, packet_, *connection, deps_.client);
+      result = forward::exchange(request_, body_, options_, packet_, *connection, timed_);
       if (result.outcome == Outcome::Ok) break;
       connection.reset();  // any failure: the connection is closed, never reused
       const bool stale_pooled =
@@ -275,6 +320,7 @@ class Forwarding {
   const forward::BodyPlan& body_;
   const Plan& plan_;
   Dependencies deps_;
+  TimedClient timed_;
   std::span<std::uint8_t> packet_;
   std::span<const std::string_view> routes_;
   const bool replayable_;
@@ -283,6 +329,7 @@ class Forwarding {
   bool moved_off_disabled_ = false;
   std::int64_t queue_deadline_ms_ = 0;
   int last_failure_status_ = kServiceUnavailable;  // what to answer when every try failed
+  std::int64_t backend_us_ = 0;                    // Summary::backend_us
 };
 
 }  // namespace

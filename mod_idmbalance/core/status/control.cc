@@ -10,6 +10,7 @@
 #include "idmb/control.h"
 
 #include "idmb/health.h"
+#include "idmb/latency.h"
 
 namespace idmb::status {
 namespace {
@@ -114,6 +115,7 @@ void zero_counters(table::MemberSlot& slot) {
   slot.sticky_hits.store(0, kRelaxed);
   slot.last_error_ms.store(0, kRelaxed);
   slot.last_error_class.store(0, kRelaxed);
+  latency::reset(slot.latency);
 }
 
 ControlResult result(ControlResult::Code code, std::string message) { return {code, std::move(message)}; }

@@ -1,7 +1,9 @@
 // The snapshot as a self-contained HTML page: inline CSS, no JavaScript, every value escaped.
 // In manager mode it also carries the forms of the control interface (control.h).
 #include <array>
+#include <optional>
 #include <string>
+#include <utility>
 
 #include "idmb/control.h"
 #include "idmb/status_render.h"
@@ -48,6 +50,15 @@ td.actions input[type=number] { width: 4em; }
 form.balancer-settings { display: block; margin: .4em 0; }
 form.balancer-settings label { margin-right: 1em; }
 ol.events { padding-left: 1.4em; }
+p.summary { margin: .3em 0; font-variant-numeric: tabular-nums; }
+td.spark { white-space: nowrap; line-height: 1; }
+svg.spark { display: block; margin: 1px 0; }
+svg.spark-req { color: #0052cc; }
+svg.spark-err { color: #bf2600; }
+svg.spark-p99 { color: #5243aa; }
+dl.legend { display: grid; grid-template-columns: max-content auto; gap: .1em 1em; }
+dl.legend dt { font-weight: 600; }
+dl.legend dd { margin: 0; color: #42526e; }
 )css";
 
 void esc(std::string& out, std::string_view text) { append_html_escaped(out, text); }
@@ -222,11 +233,32 @@ void state_cells(std::string& out, const MemberStatus& m, std::int64_t now) {
   out.append("</td>");
 }
 
+std::string rate(double per_second) { return decimal(per_second, per_second < 10 ? 2 : 1); }
+
+// Last minute's p50 / p99, its request rate, and the 15-minute sparklines.
+void latency_cells(std::string& out, const MemberStatus& m) {
+  const LatencyStatus& l = m.latency;
+  out.append("<td class=\"num\">").append(rate(l.requests_per_s[0])).append("</td>");
+  out.append("<td class=\"num\">").append(human_ms(l.minute_p50_ms)).append(" / ");
+  out.append(human_ms(l.minute_p99_ms)).append("</td>");
+  std::array<std::optional<double>, latency::kWindowMinutes> requests, errors;
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    requests[i] = static_cast<double>(l.history_requests[i]);
+    errors[i] = static_cast<double>(l.history_errors[i]);
+  }
+  out.append("<td class=\"spark\">");
+  out.append(sparkline_svg(requests, "requests per minute, last 15 min", {90, 16, "spark spark-req"}));
+  out.append(sparkline_svg(errors, "errors per minute, last 15 min", {90, 16, "spark spark-err"}));
+  out.append(sparkline_svg(l.history_p99_ms, "p99 ms per minute, last 15 min", {90, 16, "spark spark-p99"}));
+  out.append("</td>");
+}
+
 void counter_cells(std::string& out, const MemberStatus& m) {
   const auto num = [&out](const std::string& v) { out.append("<td class=\"num\">").append(v).append("</td>"); };
   num(std::to_string(m.factor));
   num(std::to_string(m.busy));
   num(std::to_string(m.requests));
+  latency_cells(out, m);
   errors_cell(out, m);
   num(human_bytes(m.bytes_in));
   num(human_bytes(m.bytes_out));
@@ -276,6 +308,26 @@ void member_row(std::string& out, const Snapshot& snap, const BalancerStatus& b,
   out.append("</tr>\n");
 }
 
+// "3 members, 2 up · 4.20 req/s · 0.02 errors/s · p50 12 ms · p99 250 ms (last minute)".
+void summary_line(std::string& out, const BalancerStatus& b) {
+  std::size_t up = 0;
+  double requests = 0, errors = 0;
+  latency::Buckets merged{};
+  for (const MemberStatus& m : b.members) {
+    if ((m.state == "ok" || m.state == "recovering") && m.activation != "stopped") ++up;
+    requests += m.latency.requests_per_s[0];
+    errors += m.latency.errors_per_s[0];
+    for (std::size_t i = 0; i < merged.size(); ++i) merged[i] += m.latency.minute_buckets[i];
+  }
+  out.append("<p class=\"summary\">").append(std::to_string(b.members.size()));
+  out.append(b.members.size() == 1 ? " member, " : " members, ").append(std::to_string(up)).append(" up");
+  out.append(" &middot; ").append(rate(requests)).append(" req/s &middot; ");
+  out.append(errors > 0 ? "<span class=\"err-count\">" : "<span>").append(rate(errors)).append(" errors/s</span>");
+  out.append(" &middot; p50 ").append(human_ms(latency::quantile_ms(merged, 0.5)));
+  out.append(" &middot; p99 ").append(human_ms(latency::quantile_ms(merged, 0.99)));
+  out.append(" <span class=\"muted\">(last minute)</span></p>\n");
+}
+
 void balancer_section(std::string& out, const Snapshot& snap, const BalancerStatus& b, const HtmlOptions& opt) {
   out.append("<section class=\"balancer\" id=\"b-");
   esc(out, b.name);
@@ -283,16 +335,43 @@ void balancer_section(std::string& out, const Snapshot& snap, const BalancerStat
   esc(out, b.name);
   out.append("</h2>\n");
   settings(out, b);
+  summary_line(out, b);
   if (opt.manager) balancer_form(out, snap, b, opt);
   out.append(
       "<div class=\"scroll\">\n<table "
       "class=\"members\">\n<thead><tr><th>Member</th><th>Address</th><th>Route</th><th>Activation</th>"
-      "<th>State</th><th>Factor</th><th>Busy</th><th>Requests</th><th>Errors</th><th>Bytes in</th>"
-      "<th>Bytes out</th><th>Sticky hits</th><th>Last error</th><th>Health check</th>");
+      "<th>State</th><th>Factor</th><th>Busy</th><th>Requests</th><th>Req/s</th><th>p50 / p99</th>"
+      "<th>Last 15 min</th><th>Errors</th><th>Bytes in</th><th>Bytes out</th><th>Sticky hits</th><th>Last "
+      "error</th><th>Health check</th>");
   if (opt.manager) out.append("<th>Actions</th>");
   out.append("</tr></thead>\n<tbody>\n");
   for (const MemberStatus& m : b.members) member_row(out, snap, b, m, opt);
   out.append("</tbody>\n</table>\n</div>\n</section>\n");
+}
+
+constexpr std::array<std::pair<std::string_view, std::string_view>, 12> kColumns = {{
+    {"Activation", "the operator's choice: active, disabled (sessions only), stopped, standby (used when no other is)"},
+    {"State", "health as the balancer sees it: ok, error (taken out after faults, probed back), recovering"},
+    {"Factor", "the load factor (1..100); a member gets requests in proportion to it"},
+    {"Busy", "requests in flight on the member now, all httpd children together"},
+    {"Requests", "attempts sent to the member since start (a retry elsewhere counts there too)"},
+    {"Req/s", "attempts per second over the last minute"},
+    {"p50 / p99", "response time of the last minute: reserving the member to the end of its answer"},
+    {"Last 15 min",
+     "per minute, the current one last: requests (blue), errors (red), p99 response time (purple); hover for the "
+     "maximum"},
+    {"Errors", "failures the member is blamed or counted for; client faults in brackets only"},
+    {"Bytes in / out", "response body bytes received from the member / request body bytes sent to it (no headers)"},
+    {"Sticky hits", "requests routed by their session's route"},
+    {"Health check", "the last CPING probe's result"},
+}};
+
+void legend_section(std::string& out) {
+  out.append("<section class=\"legend\">\n<h2>What the columns mean</h2>\n<dl class=\"legend\">\n");
+  for (const auto& [column, meaning] : kColumns) {
+    out.append("<dt>").append(column).append("</dt><dd>").append(meaning).append("</dd>\n");
+  }
+  out.append("</dl>\n</section>\n");
 }
 
 void events_section(std::string& out, const Snapshot& snap) {
@@ -351,6 +430,7 @@ std::string render_html(const Snapshot& snap, const HtmlOptions& opt) {
   if (snap.balancers.empty()) out.append("<p class=\"muted\">No balancers configured.</p>\n");
   for (const BalancerStatus& b : snap.balancers) balancer_section(out, snap, b, opt);
   events_section(out, snap);
+  legend_section(out);
   out.append("</main>\n</body>\n</html>\n");
   return out;
 }

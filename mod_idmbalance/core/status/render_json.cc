@@ -1,5 +1,7 @@
 // The snapshot as JSON (schema in status_render.h): indented two spaces, keys in a fixed
 // order, so the output is stable and diffs of two snapshots read well.
+#include <array>
+#include <optional>
 #include <string>
 
 #include "idmb/status_render.h"
@@ -29,6 +31,11 @@ class JsonWriter {
   void signed_integer(std::string_view key, std::int64_t value) {
     member(key);
     out_ += std::to_string(value);
+  }
+  // A number with three decimals, or null.
+  void number(std::string_view key, std::optional<double> value) {
+    member(key);
+    out_ += value ? decimal(*value, 3) : "null";
   }
   void boolean(std::string_view key, bool value) {
     member(key);
@@ -70,6 +77,54 @@ class JsonWriter {
   bool first_ = true;
 };
 
+void write_histogram(JsonWriter& w, std::string_view key, const latency::Histogram& h, std::optional<double> p50,
+                     std::optional<double> p90, std::optional<double> p99) {
+  w.begin_object(key);
+  w.integer("count", h.count);
+  w.number("sum_ms", static_cast<double>(h.sum_us) / 1000.0);
+  w.number("p50_ms", p50);
+  w.number("p90_ms", p90);
+  w.number("p99_ms", p99);
+  w.begin_array("buckets");
+  for (std::uint64_t n : h.buckets) w.integer({}, n);
+  w.end_array();
+  w.end_object();
+}
+
+void write_rates(JsonWriter& w, std::string_view key, const std::array<double, 3>& rates) {
+  w.begin_object(key);
+  for (std::size_t i = 0; i < rates.size(); ++i) {
+    w.number(std::to_string(LatencyStatus::kRateMinutes[i]) + "m", rates[i]);
+  }
+  w.end_object();
+}
+
+void write_latency(JsonWriter& w, const LatencyStatus& l) {
+  w.begin_object("latency");
+  w.begin_object("last_minute");
+  w.number("requests", l.minute_requests);
+  w.number("p50_ms", l.minute_p50_ms);
+  w.number("p90_ms", l.minute_p90_ms);
+  w.number("p99_ms", l.minute_p99_ms);
+  w.end_object();
+  write_histogram(w, "since_start", l.total, l.p50_ms, l.p90_ms, l.p99_ms);
+  write_histogram(w, "first_byte", l.first_byte, l.first_byte_p50_ms, l.first_byte_p90_ms, l.first_byte_p99_ms);
+  write_rates(w, "requests_per_s", l.requests_per_s);
+  write_rates(w, "errors_per_s", l.errors_per_s);
+  w.begin_object("history");
+  w.begin_array("requests");
+  for (std::uint64_t n : l.history_requests) w.integer({}, n);
+  w.end_array();
+  w.begin_array("errors");
+  for (std::uint64_t n : l.history_errors) w.integer({}, n);
+  w.end_array();
+  w.begin_array("p99_ms");
+  for (const auto& p : l.history_p99_ms) w.number({}, p);
+  w.end_array();
+  w.end_object();
+  w.end_object();
+}
+
 void write_member(JsonWriter& w, const MemberStatus& m) {
   w.begin_object();
   w.string("name", m.name);
@@ -101,6 +156,7 @@ void write_member(JsonWriter& w, const MemberStatus& m) {
   w.signed_integer("ejected_until_ms", m.ejected_until_ms);
   w.integer("outlier_ejections", m.outlier_ejections);
   w.boolean("drained", m.drained);
+  write_latency(w, m.latency);
   w.end_object();
 }
 
@@ -130,11 +186,14 @@ std::string render_json(const Snapshot& snap) {
   out.reserve(1024 + 1024 * snap.balancers.size() * 4);
   JsonWriter w(out);
   w.begin_object();
-  w.integer("schema", 1);
+  w.integer("schema", 2);
   w.string("version", snap.version);
   w.signed_integer("generated_ms", snap.generated_ms);
   w.integer("generation", snap.generation);
   if (!snap.nonce.empty()) w.string("nonce", snap.nonce);
+  w.begin_array("latency_buckets_ms");
+  for (std::int64_t us : latency::kBoundsUs) w.integer({}, static_cast<std::uint64_t>(us / 1000));
+  w.end_array();
   w.begin_array("balancers");
   for (const BalancerStatus& b : snap.balancers) write_balancer(w, b);
   w.end_array();

@@ -54,13 +54,30 @@ void family(std::string& out, const Snapshot& snap, std::string_view name, std::
 std::string num(std::uint64_t v) { return std::to_string(v); }
 std::string flag(bool v) { return v ? "1" : "0"; }
 
-}  // namespace
+// A Prometheus histogram family: cumulative _bucket{le=...} per bound and +Inf, _sum in
+// seconds, _count. (status::sample, qualified: std::string arguments would let ADL pick
+// std::sample.)
+void histogram(std::string& out, const Snapshot& snap, std::string_view name, std::string_view help,
+               const latency::Histogram LatencyStatus::*which) {
+  header(out, name, "histogram", help);
+  const std::string bucket = std::string(name) + "_bucket";
+  for (const BalancerStatus& b : snap.balancers) {
+    for (const MemberStatus& m : b.members) {
+      const latency::Histogram& h = m.latency.*which;
+      std::uint64_t cumulative = 0;
+      for (std::size_t i = 0; i < latency::kBoundsUs.size(); ++i) {
+        cumulative += h.buckets[i];
+        status::sample(out, bucket, b, m, num(cumulative), "le",
+                       seconds_text(static_cast<std::uint64_t>(latency::kBoundsUs[i])));
+      }
+      status::sample(out, bucket, b, m, num(h.count), "le", "+Inf");
+      status::sample(out, std::string(name) + "_sum", b, m, seconds_text(h.sum_us));
+      status::sample(out, std::string(name) + "_count", b, m, num(h.count));
+    }
+  }
+}
 
-std::string render_prometheus(const Snapshot& snap) {
-  std::string out;
-  family(out, snap, "idmbalance_member_requests_total", "counter", "Requests assigned to the member.",
-         [](const MemberStatus& m) { return num(m.requests); });
-
+void error_family(std::string& out, const Snapshot& snap) {
   header(out, "idmbalance_member_errors_total", "counter",
          "Failed requests by error class; class=\"client\" counts client faults, which never make a member unhealthy.");
   for (const BalancerStatus& b : snap.balancers) {
@@ -71,8 +88,28 @@ std::string render_prometheus(const Snapshot& snap) {
       }
     }
   }
+}
 
-  family(out, snap, "idmbalance_member_bytes_in_total", "counter", "Response bytes received from the member.",
+void response_time_families(std::string& out, const Snapshot& snap) {
+  histogram(out, snap, "idmbalance_member_response_seconds",
+            "Time from reserving the member to the end of its answer, per attempt that reached it.",
+            &LatencyStatus::total);
+  histogram(out, snap, "idmbalance_member_first_byte_seconds",
+            "Time from reserving the member to its response headers, per attempt that got them.",
+            &LatencyStatus::first_byte);
+}
+
+}  // namespace
+
+std::string render_prometheus(const Snapshot& snap) {
+  std::string out;
+  family(out, snap, "idmbalance_member_requests_total", "counter", "Requests assigned to the member.",
+         [](const MemberStatus& m) { return num(m.requests); });
+
+  error_family(out, snap);
+  response_time_families(out, snap);
+
+  family(out, snap, "idmbalance_member_bytes_in_total", "counter", "Response body bytes received from the member.",
          [](const MemberStatus& m) { return num(m.bytes_in); });
   family(out, snap, "idmbalance_member_bytes_out_total", "counter", "Request body bytes sent to the member.",
          [](const MemberStatus& m) { return num(m.bytes_out); });

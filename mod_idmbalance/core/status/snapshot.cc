@@ -56,6 +56,7 @@ MemberStatus member_status(const config::MemberConfig& cfg, const table::MemberS
     m.last_probe_ok = m.last_probe_ms > 0 && slot->last_probe_ok.load(kRelaxed) != 0;
     m.ejected_until_ms = slot->ejected_until_ms.load(kRelaxed);
     m.outlier_ejections = slot->outlier_ejections.load(kRelaxed);
+    m.latency = latency_status(slot->latency, now_ms);
   }
   for (std::size_t i = 0; i < table::kErrorClassCount; ++i) {
     if (i != static_cast<std::size_t>(table::ErrorClass::Client)) m.errors_total += m.errors[i];
@@ -65,6 +66,41 @@ MemberStatus member_status(const config::MemberConfig& cfg, const table::MemberS
 }
 
 }  // namespace
+
+LatencyStatus latency_status(const table::MemberLatency& l, std::int64_t now_ms) {
+  LatencyStatus out;
+  out.total = latency::since_start(l.total);
+  out.first_byte = latency::since_start(l.first_byte);
+  const latency::Buckets total = latency::as_buckets(out.total);
+  out.p50_ms = latency::quantile_ms(total, 0.5);
+  out.p90_ms = latency::quantile_ms(total, 0.9);
+  out.p99_ms = latency::quantile_ms(total, 0.99);
+  const latency::Buckets first = latency::as_buckets(out.first_byte);
+  out.first_byte_p50_ms = latency::quantile_ms(first, 0.5);
+  out.first_byte_p90_ms = latency::quantile_ms(first, 0.9);
+  out.first_byte_p99_ms = latency::quantile_ms(first, 0.99);
+  for (std::size_t i = 0; i < LatencyStatus::kRateMinutes.size(); ++i) {
+    const int minutes = LatencyStatus::kRateMinutes[i];
+    const latency::Window w = latency::window(l, now_ms, minutes);
+    out.requests_per_s[i] = latency::per_second(w.requests, minutes);
+    out.errors_per_s[i] = latency::per_second(w.errors, minutes);
+    if (minutes == 1) {
+      out.minute_buckets = w.total;
+      out.minute_requests = w.requests;
+      out.minute_p50_ms = latency::quantile_ms(w.total, 0.5);
+      out.minute_p90_ms = latency::quantile_ms(w.total, 0.9);
+      out.minute_p99_ms = latency::quantile_ms(w.total, 0.99);
+    }
+  }
+  for (int ago = latency::kWindowMinutes - 1; ago >= 0; --ago) {
+    const latency::Minute m = latency::minute_ago(l, now_ms, ago);
+    const auto i = static_cast<std::size_t>(latency::kWindowMinutes - 1 - ago);
+    out.history_requests[i] = m.requests;
+    out.history_errors[i] = m.errors;
+    out.history_p99_ms[i] = latency::quantile_ms(m.total, 0.99);
+  }
+  return out;
+}
 
 std::string_view error_class_name(table::ErrorClass c) {
   switch (c) {

@@ -1,5 +1,7 @@
 // Escaping and human-readable formatting shared by the renderers.
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <string>
 
@@ -141,6 +143,30 @@ std::string format_utc(std::int64_t epoch_ms) {
                 static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
                 static_cast<int>(hms.seconds().count()));
   return buf;
+}
+
+std::string decimal(double value, int digits) {
+  if (!std::isfinite(value)) return "0";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", std::clamp(digits, 0, 9), value);
+  return buf;
+}
+
+std::string seconds_text(std::uint64_t us) {
+  std::string out = std::to_string(us / 1000000);
+  std::uint64_t fraction = us % 1000000;
+  if (fraction == 0) return out;
+  std::string digits = std::to_string(fraction);
+  digits.insert(0, 6 - digits.size(), '0');
+  while (!digits.empty() && digits.back() == '0') digits.pop_back();
+  return out + "." + digits;
+}
+
+std::string human_ms(std::optional<double> ms) {
+  if (!ms) return "-";
+  if (*ms < 10) return decimal(*ms, 1) + " ms";
+  if (*ms < 1000) return decimal(*ms, 0) + " ms";
+  return decimal(*ms / 1000, 2) + " s";
 }
 
 }  // namespace idmb::status

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "../util/text.h"
+#include "idmb/latency.h"
 
 namespace idmb::table {
 namespace {
@@ -348,6 +349,7 @@ void WorkerTable::carry_over_from(const WorkerTable& previous) {
     copy_atomic(to.bytes_in, from->bytes_in);
     copy_atomic(to.sticky_hits, from->sticky_hits);
     copy_atomic(to.last_sticky_ms, from->last_sticky_ms);
+    latency::copy(to.latency, from->latency);  // the minutes are wall-clock tagged: still valid
     // Not carried, on purpose (tests/unit/table/test_carry_over_fields.cc fails for any other
     // field this function does not copy):
     //   busy: the old generation's requests in flight finish (and decrement) in the old table;

@@ -93,6 +93,13 @@ class Client : public forward::ClientSide {
   virtual void abort_response() = 0;   // headers went out, the body broke: truncate and close
 };
 
+// What a forwarded request cost at the backend, for mod_log_config (Env::summary).
+struct Summary {
+  int attempts = 0;             // members tried (a retry on a fresh connection is the same attempt)
+  int first_member = -1;        // the member tried first
+  std::int64_t backend_us = 0;  // time in attempts: place reserved -> exchange over, summed
+};
+
 // Time, and what the shim records about the request and its members.
 class Env {
  public:
@@ -106,6 +113,10 @@ class Env {
   virtual void transition(int member, const health::Transition& transition) = 0;
   virtual void secret_refused(int member) = 0;  // first sign of a refused AJP secret
   virtual void retry_after(std::uint32_t seconds) = 0;
+  // For response times (latency.h); the default has monotonic_ms' resolution.
+  virtual std::int64_t monotonic_us() { return monotonic_ms() * 1000; }
+  // Once per request that was attempted at least once, as forward() ends.
+  virtual void summary(const Summary& /*summary*/) {}
 };
 
 struct Dependencies {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "idmb/config.h"
+#include "idmb/latency.h"
 #include "idmb/worker_table_layout.h"
 
 namespace idmb::status {
@@ -18,6 +19,30 @@ namespace idmb::status {
 // "connect", "cping", "backend_closed", "protocol", "timeout", "fail_status", "client",
 // "response"; "unknown" for a value outside the enum. These are the JSON keys and Prometheus labels.
 std::string_view error_class_name(table::ErrorClass c);
+
+// A member's response times and rolling rates (latency.h), as of the snapshot's time. Times
+// are of attempts that reached the member: reserving it -> the end of its answer ("total"),
+// or -> its response headers ("first byte"). Quantiles are nullopt without samples.
+struct LatencyStatus {
+  latency::Histogram total;                      // since start
+  latency::Histogram first_byte;                 // since start
+  std::optional<double> p50_ms, p90_ms, p99_ms;  // since start, total
+  // The last minute (a sliding 60 s; latency::window), total.
+  latency::Buckets minute_buckets{};
+  double minute_requests = 0;
+  std::optional<double> minute_p50_ms, minute_p90_ms, minute_p99_ms;
+  std::optional<double> first_byte_p50_ms, first_byte_p90_ms, first_byte_p99_ms;  // since start
+  static constexpr std::array<int, 3> kRateMinutes = {1, 5, 15};
+  std::array<double, 3> requests_per_s{};  // over kRateMinutes
+  std::array<double, 3> errors_per_s{};
+  // Per minute, oldest first (the sparklines): 14 whole minutes, then the current one so far.
+  std::array<std::uint64_t, latency::kWindowMinutes> history_requests{};
+  std::array<std::uint64_t, latency::kWindowMinutes> history_errors{};
+  std::array<std::optional<double>, latency::kWindowMinutes> history_p99_ms{};
+};
+
+// Fills a LatencyStatus from the shared record at `now_ms`.
+LatencyStatus latency_status(const table::MemberLatency& l, std::int64_t now_ms);
 
 struct MemberStatus {
   std::string name;
@@ -49,6 +74,7 @@ struct MemberStatus {
   // Outlier ejection: when the latest one ends (0: never ejected) and how many there were.
   std::int64_t ejected_until_ms = 0;
   std::uint64_t outlier_ejections = 0;
+  LatencyStatus latency;
 };
 
 struct StickyStatus {

@@ -13,7 +13,7 @@
 namespace idmb::table {
 
 inline constexpr std::uint32_t kMagic = 0x424d4449;  // "IDMB" little-endian
-inline constexpr std::uint32_t kLayoutVersion = 6;
+inline constexpr std::uint32_t kLayoutVersion = 7;
 inline constexpr std::size_t kNameSize = 64;            // names and routes are < 64 bytes (config enforces)
 inline constexpr std::size_t kEventRingSize = 64;       // state-change events kept for the status page
 inline constexpr std::size_t kEventTextSize = 112;      // bytes of text per event (longer text is cut)
@@ -42,6 +42,37 @@ enum class Health : std::uint32_t {
   Ejected,     // an outlier among its peers (outlier_detection.h): out until ejected_until_ms,
                // then back by probing like Error
 };
+
+// Response times and rolling counts of one member (read and written through latency.h only).
+// Buckets: kLatencyBoundsUs (latency.h) gives the upper bound of each but the last, which
+// counts what took longer than 60 s.
+inline constexpr std::size_t kLatencyBuckets = 29;
+inline constexpr std::size_t kLatencyMinutes = 16;  // 15 whole minutes and the current one
+
+struct LatencyHistogram {
+  std::atomic<std::uint64_t> buckets[kLatencyBuckets];
+  std::atomic<std::uint64_t> sum_us;       // of every sample counted in buckets
+  std::atomic<std::uint64_t> reserved[2];  // unused: whole cache lines, no padding
+};
+
+// One minute of the rolling window, slot (minute % kLatencyMinutes) of the ring. Its attempts
+// are the sum of `total` and `untimed` (one counter fewer to bump on the request path).
+struct LatencyMinute {
+  std::atomic<std::int32_t> minute;                   // wall ms / 60000 of the counts below; 0: never used
+  std::atomic<std::uint32_t> untimed;                 // attempts that ended then without reaching the member
+  std::atomic<std::uint32_t> errors;                  // failures counted in errors_total (all but Client)
+  std::atomic<std::uint32_t> total[kLatencyBuckets];  // timed attempts: start -> end
+};
+
+struct alignas(64) MemberLatency {
+  LatencyHistogram total;       // since start (carried over graceful restarts, zeroed by reset)
+  LatencyHistogram first_byte;  // the same for the time to the response headers
+  LatencyMinute minutes[kLatencyMinutes];
+};
+// No padding anywhere (the carry-over test compares every byte), and whole cache lines.
+static_assert(sizeof(LatencyMinute) == 4 * (3 + kLatencyBuckets));
+static_assert(sizeof(MemberLatency) % 64 == 0 &&
+              sizeof(MemberLatency) == 2 * sizeof(LatencyHistogram) + kLatencyMinutes * sizeof(LatencyMinute));
 
 // A new field must be carried over a graceful restart by WorkerTable::carry_over_from, or be
 // listed there as not carried, with why (a unit test checks every byte).
@@ -87,6 +118,8 @@ struct alignas(64) MemberSlot {
   std::atomic<std::uint64_t> bytes_in;       // response body bytes received from it
   std::atomic<std::uint64_t> sticky_hits;    // requests routed by their session route
   std::atomic<std::int64_t> last_sticky_ms;  // last answer to a live session (the drain clock)
+
+  MemberLatency latency;  // response times and rolling counts (latency.h)
 };
 
 struct alignas(64) TableHeader {

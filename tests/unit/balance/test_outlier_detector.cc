@@ -13,6 +13,7 @@
 #include "idmb/balancer.h"
 #include "idmb/config.h"
 #include "idmb/health.h"
+#include "idmb/latency.h"
 #include "idmb/outlier_detector.h"
 
 using idmb::outlier::Detector;
@@ -261,4 +262,23 @@ TEST_CASE("balancer: an ejected member gets no new requests, its sessions stay",
   // In panic (the other member in error too) the ejected one takes new requests again.
   m.slots[0]->health = static_cast<std::uint32_t>(Health::Error);
   CHECK(b.choose({}).member >= 0);
+}
+
+TEST_CASE("detector: a member whose p99 over the last minute stands out is ejected", "[outlier]") {
+  Members m(3);
+  Detector d;
+  const Policy p = on();  // latency_factor 3x, latency_min 1 s
+  take_baselines(d, m, p);
+  const std::int64_t at = kT0 + 10000;
+  for (std::size_t i = 0; i < 3; ++i) {
+    m.serve(i, 20, 0);
+    const std::int64_t us = i == 2 ? 4'000'000 : 20'000;  // member 2: 4 s, its peers 20 ms
+    for (int k = 0; k < 20; ++k) idmb::latency::record_attempt(m.slots[i]->latency, at - 1000, {us, us / 2, false});
+  }
+  const auto changes = d.run(m.slots, p, 50, at);
+  REQUIRE(changes.size() == 1);
+  CHECK(changes[0].member == 2);
+  CHECK(changes[0].transition.cause.find("outlier: p99 ") == 0);
+  CHECK(m.health(2) == Health::Ejected);
+  CHECK(m.health(0) == Health::Ok);
 }

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "idmb/latency.h"
 #include "idmb/request_path.h"
 #include "support/fake_sources.h"
 #include "support/fake_streams.h"
@@ -148,6 +149,9 @@ class Env final : public request::Env, public log::Sink {
  public:
   std::int64_t monotonic_ms() override { return now; }
   std::int64_t wall_ms() override { return 1'000'000 + now; }
+  // The response-time clock: each reading is `us_step` after the one before.
+  std::int64_t monotonic_us() override { return us += us_step; }
+  void summary(const request::Summary& s) override { summaries.push_back(s); }
   void sleep_ms(std::uint32_t ms) override {
     now += ms;
     slept += ms;
@@ -182,6 +186,9 @@ class Env final : public request::Env, public log::Sink {
     bool route_changed;
   };
   std::int64_t now = 0;
+  std::int64_t us = 0;
+  std::int64_t us_step = 0;
+  std::vector<request::Summary> summaries;
   std::uint32_t slept = 0;
   std::function<void()> on_sleep;
   std::string label;
@@ -581,4 +588,49 @@ TEST_CASE("request path: IdmFailOnStatus fails over, blaming the member for CODE
     CHECK(rig.client.inner.received == "oops");
     CHECK_FALSE(rig.blamed(0));
   }
+}
+
+TEST_CASE("request path: response times, to the headers and to the end, go to the member's histograms", "[request]") {
+  Rig rig;
+  rig.env.us_step = 7000;  // start -> headers -> end: 7 ms apart
+  rig.backends.will_answer(0, ok_reply("hi"));
+  rig.backends.will_answer(1, ok_reply("hi"));
+  CHECK(rig.run() == request::kHandled);
+  const int m = rig.env.chosen.at(0).member;
+  const auto total = latency::since_start(rig.slot(m).latency.total);
+  const auto first = latency::since_start(rig.slot(m).latency.first_byte);
+  CHECK(total.count == 1);
+  CHECK(total.sum_us == 14000);
+  CHECK(total.buckets[latency::bucket_index(14000)] == 1);
+  CHECK(first.sum_us == 7000);
+  CHECK(latency::window(rig.slot(m).latency, rig.env.wall_ms(), 1).requests == Approx(1));
+  REQUIRE(rig.env.summaries.size() == 1);
+  CHECK(rig.env.summaries[0].attempts == 1);
+  CHECK(rig.env.summaries[0].first_member == m);
+  CHECK(rig.env.summaries[0].backend_us == 14000);
+}
+
+TEST_CASE("request path: a refused member counts a request and an error, but no response time", "[request]") {
+  Rig rig;
+  rig.env.us_step = 1000;
+  rig.backends.will_answer(1, ok_reply("hi"));  // m0 refuses its connection
+  CHECK(rig.run() == request::kHandled);
+  REQUIRE(rig.env.chosen.size() == 2);
+  REQUIRE(rig.env.chosen[0].member == 0);
+  const auto w0 = latency::window(rig.slot(0).latency, rig.env.wall_ms(), 1);
+  CHECK(w0.requests == Approx(1));
+  CHECK(w0.errors == Approx(1));
+  CHECK(latency::since_start(rig.slot(0).latency.total).count == 0);
+  CHECK(latency::since_start(rig.slot(1).latency.total).count == 1);
+  REQUIRE(rig.env.summaries.size() == 1);
+  CHECK(rig.env.summaries[0].attempts == 2);
+  CHECK(rig.env.summaries[0].first_member == 0);
+  CHECK(rig.env.summaries[0].backend_us == 1000 + 2000);  // m0: start -> end; m1: start -> headers -> end
+}
+
+TEST_CASE("request path: a request refused before any attempt has no summary", "[request]") {
+  Rig rig;
+  rig.client.prefetch_status = IoStatus::Error;
+  CHECK(rig.run("POST", length_body(10)) == 400);
+  CHECK(rig.env.summaries.empty());
 }

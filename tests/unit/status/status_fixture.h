@@ -37,6 +37,22 @@ inline void set_error(MemberStatus& m, table::ErrorClass c, std::uint64_t n) {
   if (c != table::ErrorClass::Client) m.errors_total += n;
 }
 
+// t1's response times: a steady minute of traffic 15 minutes long, slower in the last five,
+// and a few errors; recorded through the shared-table code at fixed times, then read back.
+inline LatencyStatus t1_latency() {
+  auto l = std::make_unique<table::MemberLatency>();
+  for (int ago = 15; ago >= 0; --ago) {
+    const std::int64_t at = kNow - ago * latency::kMinuteMs - 20'000;
+    for (int i = 0; i < 30; ++i) {
+      const std::int64_t us = (ago < 5 ? 40'000 : 8'000) + i * 300;
+      latency::record_attempt(*l, at, {us, us / 4});
+    }
+    if (ago % 4 == 1) latency::record_error(*l, at);
+  }
+  latency::record_attempt(*l, kNow - 1000, {});  // refused: counted, not timed
+  return latency_status(*l, kNow);
+}
+
 // Two balancers, three members: one busy and healthy, one disabled, drained and in error
 // with hostile strings, one standby and recovering with zero counters.
 inline Snapshot fixed_snapshot() {
@@ -70,6 +86,7 @@ inline Snapshot fixed_snapshot() {
   t1.last_sticky_ms = kNow - 1000;
   t1.last_probe_ms = kNow - 4000;
   t1.last_probe_ok = true;
+  t1.latency = t1_latency();
   op.members.push_back(t1);
 
   MemberStatus t2 = member(std::string(kEvilName), std::string(kEvilRoute), "[::1]:8010");
@@ -162,7 +179,8 @@ struct Json {
   struct Member;
   enum class Kind { Null, Bool, Number, String, Array, Object } kind = Kind::Null;
   bool b = false;
-  std::int64_t n = 0;  // integers only: the schema has no fractions
+  std::int64_t n = 0;  // the integer part
+  double d = 0;        // the whole number, fraction included
   std::string s;
   std::vector<Json> arr;
   std::vector<Member> obj;  // in document order
@@ -297,6 +315,12 @@ class JsonReader {
       while (end < t_.size() && t_[end] >= '0' && t_[end] <= '9') ++end;
       v.kind = Json::Kind::Number;
       v.n = std::stoll(std::string(t_.substr(i_, end - i_)));
+      if (end < t_.size() && t_[end] == '.') {
+        ++end;
+        if (end >= t_.size() || t_[end] < '0' || t_[end] > '9') bad("bad fraction");
+        while (end < t_.size() && t_[end] >= '0' && t_[end] <= '9') ++end;
+      }
+      v.d = std::stod(std::string(t_.substr(i_, end - i_)));
       i_ = end;
     } else {
       bad("unexpected character");

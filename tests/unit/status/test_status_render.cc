@@ -54,7 +54,10 @@ TEST_CASE("JSON parses and carries the snapshot", "[status]") {
   const std::string text = render_json(snap);
   Json doc;
   REQUIRE_NOTHROW(doc = JsonReader(text).parse());
-  CHECK(doc["schema"].n == 1);
+  CHECK(doc["schema"].n == 2);
+  REQUIRE(doc["latency_buckets_ms"].arr.size() == idmb::latency::kBoundsUs.size());
+  CHECK(doc["latency_buckets_ms"].arr.front().n == 1);
+  CHECK(doc["latency_buckets_ms"].arr.back().n == 60000);
   CHECK(doc["version"].s == "mod_idmbalance/0.1.0");
   CHECK(doc["generated_ms"].n == kNow);
   CHECK(doc["generation"].n == 3);
@@ -115,7 +118,24 @@ TEST_CASE("JSON parses and carries the snapshot", "[status]") {
                                          "last_probe_ok",
                                          "ejected_until_ms",
                                          "outlier_ejections",
-                                         "drained"});
+                                         "drained",
+                                         "latency"});
+  // t1's response times (status_fixture.h): 30 a minute; the last five minutes at 40-49 ms.
+  const Json& lat = t1["latency"];
+  CHECK(lat["since_start"]["count"].n == 16 * 30);
+  CHECK(lat["since_start"]["buckets"].arr.size() == idmb::table::kLatencyBuckets);
+  CHECK(lat["last_minute"]["p50_ms"].d > 30.0);
+  CHECK(lat["last_minute"]["p99_ms"].d <= 50.0);
+  CHECK(lat["requests_per_s"]["1m"].d == Approx(31.0 / 60).epsilon(0.01));  // kNow starts a minute
+  REQUIRE(lat["history"]["requests"].arr.size() == 15);
+  CHECK(lat["history"]["requests"].arr.front().n == 30);
+  CHECK(lat["history"]["requests"].arr[13].n == 31);     // the last whole minute, with the refused one
+  CHECK(lat["history"]["requests"].arr[14].n == 0);      // the current minute: kNow starts it
+  CHECK(lat["history"]["p99_ms"].arr.front().d < 20.0);  // 8-16.7 ms then
+  CHECK(lat["history"]["p99_ms"].arr[13].d > 30.0);
+  CHECK(lat["history"]["p99_ms"].arr[14].kind == Json::Kind::Null);
+  // Nothing recorded: quantiles are null, not 0.
+  CHECK(t3["latency"]["last_minute"]["p99_ms"].kind == Json::Kind::Null);
   // Nothing HTML-active survives on the wire.
   CHECK(text.find('<') == std::string::npos);
   CHECK(text.find('>') == std::string::npos);
@@ -172,8 +192,38 @@ TEST_CASE("Prometheus values equal the JSON values", "[status]") {
     }
   }
   CHECK(members == 3);
-  // 4 counters + 8 error classes + 6 plain gauges + 4 states + 4 activations = 26 per member.
-  CHECK(samples.size() == 26 * members);
+  // 4 counters + 8 error classes + 6 plain gauges + 4 states + 4 activations = 26 per member,
+  // and two histograms of 28 bounds + Inf + sum + count.
+  CHECK(samples.size() == (26 + 2 * 31) * members);
+}
+
+TEST_CASE("Prometheus histograms are cumulative and agree with the JSON", "[status]") {
+  const Snapshot snap = fixed_snapshot();
+  const Json doc = JsonReader(render_json(snap)).parse();
+  const auto samples = parse_prometheus(render_prometheus(snap));
+  const Json& t1 = doc["balancers"].arr[0]["members"].arr[0];
+  const std::string bn = "operator", mn = "t1";
+  for (const auto& [family, key] : {std::pair{"idmbalance_member_response_seconds", "since_start"},
+                                    std::pair{"idmbalance_member_first_byte_seconds", "first_byte"}}) {
+    const Json& h = t1["latency"][key];
+    long long previous = 0, json_cumulative = 0;
+    for (std::size_t i = 0; i < idmb::latency::kBoundsUs.size(); ++i) {
+      const std::string le = seconds_text(static_cast<std::uint64_t>(idmb::latency::kBoundsUs[i]));
+      const long long v = std::stoll(find_sample(samples, std::string(family) + "_bucket", bn, mn, "le", le).value);
+      json_cumulative += h["buckets"].arr[i].n;
+      CHECK(v >= previous);
+      CHECK(v == json_cumulative);
+      previous = v;
+    }
+    const auto inf = find_sample(samples, std::string(family) + "_bucket", bn, mn, "le", "+Inf");
+    CHECK(std::stoll(inf.value) == h["count"].n);
+    CHECK(std::stoll(find_sample(samples, std::string(family) + "_count", bn, mn).value) == h["count"].n);
+    CHECK(std::stod(find_sample(samples, std::string(family) + "_sum", bn, mn).value) ==
+          Approx(h["sum_ms"].d / 1000.0));
+  }
+  CHECK(seconds_text(1000) == "0.001");
+  CHECK(seconds_text(1500000) == "1.5");
+  CHECK(seconds_text(60000000) == "60");
 }
 
 TEST_CASE("Prometheus: one HELP and TYPE per family, escaped labels", "[status]") {
