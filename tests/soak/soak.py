@@ -5,9 +5,12 @@ clean stop and kill -9, alternating t1 and t2) and httpd gets `graceful` twice. 
 
 - no GET fails (GETs fail over); a POST answered 200 ran exactly once (its count in the
   answer is 1, and for a sample the other Tomcat never saw it); a POST gets 5xx only while a
-  Tomcat is being killed or stopped (it was in flight there);
-- the members' request counters cover what the clients got (answers <= requests <= answers +
-  failed attempts);
+  Tomcat is being killed or stopped (it was in flight there; those at a clean stop are
+  counted apart);
+- httpd closes a keep-alive connection before answering only around a graceful, and no POST
+  so closed ran on either Tomcat;
+- the members' request counters equal what the clients got: requests = answers that came
+  from a Tomcat + failed attempts (errors);
 - httpd children's RSS and descriptors stay flat (growth per 100k requests is reported), and
   backend connections stay within the pools' bound.
 
