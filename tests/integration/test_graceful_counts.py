@@ -2,7 +2,9 @@
 what the clients got (requests and response bytes; the old generation's children count into
 the table the new one reads), and no request fails that httpd itself did not close (a
 keep-alive connection closed by an exiting child before any byte of an answer). mod_proxy_ajp
-runs the same load in the same test, for comparison (printed)."""
+runs the same load in the same test, for comparison (printed as answers per second: the load
+lasts five sleeps plus the time each graceful takes to be seen in the error log, which varies
+by seconds with the machine's load, so the raw counts of two runs are not comparable)."""
 from __future__ import annotations
 
 import contextlib
@@ -35,6 +37,7 @@ class Tally:
     other_status: int = 0   # answered, not 200: counted by the module, a failure for the test
     closed: int = 0         # connection closed before any answer: httpd's own doing
     errors: List[str] = field(default_factory=list)  # anything else
+    seconds: float = 0.0    # how long the load ran
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -84,6 +87,7 @@ def load_with_gracefuls(h: stk.Httpd) -> Tally:
     stop = threading.Event()
     threads = [threading.Thread(target=client_loop, args=(h.port, stop, tally, i), daemon=True)
                for i in range(CLIENTS)]
+    t0 = time.monotonic()
     for t in threads:
         t.start()
     try:
@@ -95,6 +99,7 @@ def load_with_gracefuls(h: stk.Httpd) -> Tally:
         stop.set()
         for t in threads:
             t.join(60)
+        tally.seconds = time.monotonic() - t0
     assert not any(t.is_alive() for t in threads), "a client did not stop"
     return tally
 
@@ -135,9 +140,10 @@ def test_graceful_restarts_lose_no_count_and_fail_no_request(stack, mpm):
         requests1, bytes1 = totals(h)
     with front_end(stack, "proxy_ajp", mpm) as p:
         theirs = load_with_gracefuls(p)
-    print(f"{mpm}: mod_idmbalance ok={ours.ok} closed-by-httpd={ours.closed} failed={len(ours.errors)}; "
-          f"mod_proxy_ajp ok={theirs.ok} closed-by-httpd={theirs.closed} failed={len(theirs.errors)} "
-          f"{theirs.errors[:3]}")
+    print(f"{mpm}: mod_idmbalance ok={ours.ok} in {ours.seconds:.1f}s ({ours.ok / ours.seconds:.1f}/s) "
+          f"closed-by-httpd={ours.closed} failed={len(ours.errors)}; "
+          f"mod_proxy_ajp ok={theirs.ok} in {theirs.seconds:.1f}s ({theirs.ok / theirs.seconds:.1f}/s) "
+          f"closed-by-httpd={theirs.closed} failed={len(theirs.errors)} {theirs.errors[:3]}")
     assert ours.ok > 100, "the load did not run"
     assert ours.errors == [], ours.errors[:10]
     assert requests1 - requests0 == ours.ok + ours.other_status

@@ -5,9 +5,12 @@ clean stop and kill -9, alternating t1 and t2) and httpd gets `graceful` twice. 
 
 - no GET fails (GETs fail over); a POST answered 200 ran exactly once (its count in the
   answer is 1, and for a sample the other Tomcat never saw it); a POST gets 5xx only while a
-  Tomcat is being killed or stopped (it was in flight there);
-- the members' request counters cover what the clients got (answers <= requests <= answers +
-  failed attempts);
+  Tomcat is being killed or stopped (it was in flight there; those at a clean stop are
+  counted apart);
+- httpd closes a keep-alive connection before answering only around a graceful, and no POST
+  so closed ran on either Tomcat;
+- the members' request counters equal what the clients got: requests = answers that came
+  from a Tomcat + failed attempts (errors);
 - httpd children's RSS and descriptors stay flat (growth per 100k requests is reported), and
   backend connections stay within the pools' bound.
 
@@ -39,6 +42,9 @@ import stack as stk  # noqa: E402
 
 THREADS_PER_CHILD = 16
 KILL_WINDOW_S = 3.0  # a POST 5xx this close to a Tomcat stop/kill was in flight there
+# httpd closes keep-alive connections only at a graceful: its old children close the idle ones
+# at once and the busy ones after their answer (bounded by KeepAliveTimeout, 15 s).
+CLOSED_WINDOW_S = 20.0
 
 
 @dataclass
@@ -50,7 +56,10 @@ class Tally:
     post_other: List[str] = field(default_factory=list)
     post_twice: List[str] = field(default_factory=list)
     post_checked: int = 0
-    closed: int = 0  # keep-alive connection closed by httpd before an answer (graceful)
+    closed: List[float] = field(default_factory=list)  # keep-alive connection closed before an answer
+    closed_posts: int = 0  # POSTs among them (checked on both Tomcats: none may have run)
+    closed_posts_ran: List[str] = field(default_factory=list)
+    get_5xx: int = 0
     answers: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -63,6 +72,7 @@ class Client(threading.Thread):
         self.session = n % 2 == 0  # half of the clients keep a session
         self.cookie: Optional[str] = None
         self.conn: Optional[http.client.HTTPConnection] = None
+        self.rid = ""  # the current POST's X-Request-Id
 
     def _request(self, method: str, path: str, body: Optional[bytes], headers: Dict[str, str]):
         if self.conn is None:
@@ -86,15 +96,18 @@ class Client(threading.Thread):
 
     def run(self):
         while self.budget.take():
+            is_get = self.rnd.random() < 0.7
+            self.rid = uuid.uuid4().hex
             try:
-                if self.rnd.random() < 0.7:
-                    self.one_get()
-                else:
-                    self.one_post()
+                self.one_get() if is_get else self.one_post()
             except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                # httpd closed a keep-alive connection (graceful) before answering: a browser
+                # retries a GET; a POST must not have run anywhere.
                 with self.tally.lock:
-                    self.tally.closed += 1
+                    self.tally.closed.append(time.monotonic())
                 self.close()
+                if not is_get:
+                    self.check_closed_post()
             except (OSError, http.client.HTTPException) as e:
                 with self.tally.lock:
                     self.tally.get_failed.append(f"client error {e!r}")
@@ -110,9 +123,10 @@ class Client(threading.Thread):
                 self.tally.get_ok += 1
             else:
                 self.tally.get_failed.append(f"GET {status}")
+                self.tally.get_5xx += status >= 500
 
     def one_post(self):
-        rid = uuid.uuid4().hex
+        rid = self.rid
         body = os.urandom(self.rnd.choice((64, 1024, 4096)))
         status, data = self._request("POST", "/app/count", body, {"X-Request-Id": rid,
                                                                   "Content-Type": "application/octet-stream"})
@@ -138,6 +152,13 @@ class Client(threading.Thread):
             self.tally.post_ok += 1
             if twice:
                 self.tally.post_twice.append(rid)
+
+    def check_closed_post(self):
+        seen = [other_count(t, self.rid) for t in self.tomcats]
+        with self.tally.lock:
+            self.tally.closed_posts += 1
+            if any(n for n in seen if n is not None):
+                self.tally.closed_posts_ran.append(self.rid)
 
 
 def other_count(t: stk.Tomcat, rid: str) -> Optional[int]:
@@ -288,6 +309,7 @@ def chaos(stack: stk.Stack, budget: Budget, every: float, gracefuls: List[float]
         now = time.monotonic()
         if pending and (now >= start + pending[0] * total or budget.taken >= pending[0] * requests):
             pending.pop(0)
+            events.append((time.monotonic(), "graceful start"))
             stack.httpd.graceful()
             events.append((time.monotonic(), "graceful"))
         if now >= next_restart:
@@ -351,8 +373,20 @@ def report(args, tally: Tally, events, samples, requests: int, errors: int, elap
     kills = [t for t, what in events if what.startswith(("kill", "stop")) and not what.endswith("done")]
     ends = [t for t, what in events if what.endswith("done")]
     windows = list(zip(kills, ends))
-    unexplained = [t for t in tally.post_5xx
-                   if not any(a - KILL_WINDOW_S <= t <= b + KILL_WINDOW_S for a, b in windows)]
+    kind = [what.split()[0] for _, what in events if what.startswith(("kill", "stop")) and not what.endswith("done")]
+
+    def near(t: float, how: str) -> bool:
+        return any(a - KILL_WINDOW_S <= t <= b + KILL_WINDOW_S for (a, b), k in zip(windows, kind) if k == how)
+
+    unexplained = [t for t in tally.post_5xx if not near(t, "kill") and not near(t, "stop")]
+    at_stop = [t for t in tally.post_5xx if near(t, "stop") and not near(t, "kill")]
+    g_starts = [t for t, what in events if what == "graceful start"]
+    g_ends = [t for t, what in events if what == "graceful"]
+    closed_elsewhere = [t for t in tally.closed if not any(a - 1 <= t <= b + CLOSED_WINDOW_S
+                                                           for a, b in zip(g_starts, g_ends))]
+    # Every attempt on a member counts one request; a failed one also one error; the answers
+    # that came from a Tomcat are the rest (httpd's own 5xx followed a failed attempt or none).
+    from_tomcat = tally.answers - len(tally.post_5xx) - tally.get_5xx
     rss_med, rss_max = growth_per_100k(samples, "rss_kb")
     # Children warm up (allocator arenas, thread stacks) over their first ~50k requests: judge
     # RSS only when some child served 100k requests or more.
@@ -362,12 +396,15 @@ def report(args, tally: Tally, events, samples, requests: int, errors: int, elap
     max_conn = {p: max(s.connections[p] for s in samples) for p in ports}
     conn_bound = max_children * THREADS_PER_CHILD + 2  # + the prober's probe
     result = {
-        "requests_sent": tally.answers + tally.closed, "answers": tally.answers, "seconds": round(elapsed, 1),
+        "requests_sent": tally.answers + len(tally.closed), "answers": tally.answers, "seconds": round(elapsed, 1),
         "req_per_s": round(tally.answers / elapsed, 1) if elapsed else 0,
         "get_ok": tally.get_ok, "get_failed": len(tally.get_failed), "get_failures": tally.get_failed[:10],
-        "post_ok": tally.post_ok, "post_5xx": len(tally.post_5xx), "post_5xx_unexplained": len(unexplained),
+        "post_ok": tally.post_ok, "post_5xx": len(tally.post_5xx), "post_5xx_at_stop": len(at_stop),
+        "post_5xx_unexplained": len(unexplained),
         "post_other": tally.post_other[:10], "post_ran_twice": len(tally.post_twice),
-        "post_checked_on_other": tally.post_checked, "closed_by_httpd": tally.closed,
+        "post_checked_on_other": tally.post_checked, "closed_by_httpd": len(tally.closed),
+        "closed_outside_graceful": len(closed_elsewhere), "closed_posts": tally.closed_posts,
+        "closed_posts_that_ran": len(tally.closed_posts_ran), "answers_from_tomcat": from_tomcat,
         "member_requests": requests, "member_failed_attempts": errors,
         "tomcat_restarts": len(kills), "gracefuls": sum(1 for _, w in events if w == "graceful"),
         "rss_kb_per_100k": {"median": round(rss_med, 1), "max": round(rss_max, 1)},
@@ -384,7 +421,9 @@ def report(args, tally: Tally, events, samples, requests: int, errors: int, elap
         "POST 200 ran once": not tally.post_twice,
         "POST 5xx only at a Tomcat kill/stop": not unexplained,
         "no other POST answer": not tally.post_other,
-        "counters cover the answers": tally.answers <= requests <= tally.answers + errors,
+        "member counters = answers from Tomcat + failed attempts": requests == from_tomcat + errors,
+        "connections closed only at a graceful": not closed_elsewhere,
+        "no POST closed before its answer ran": not tally.closed_posts_ran,
         "backend connections within the pools": all(v <= conn_bound for v in max_conn.values()),
         "RSS flat (< 1 MB per 100k requests; judged on children of >= 100k requests)":
             rss_max < 1024 or not rss_judged,
