@@ -114,8 +114,11 @@ bool ClientBrigade::send_body(std::span<const std::uint8_t> data) {
   apr_bucket* b = apr_bucket_heap_create(reinterpret_cast<const char*>(data.data()), data.size(), nullptr,
                                          r_->connection->bucket_alloc);
   APR_BRIGADE_INSERT_TAIL(out_, b);
-  return pass();
+  held_ += data.size();
+  return held_ < kMaxHeld ? !r_->connection->aborted : pass();
 }
+
+bool ClientBrigade::send_pending() { return held_ == 0 || pass(); }
 
 bool ClientBrigade::flush() {
   APR_BRIGADE_INSERT_TAIL(out_, apr_bucket_flush_create(r_->connection->bucket_alloc));
@@ -138,6 +141,7 @@ void ClientBrigade::abort_response() {
 bool ClientBrigade::pass() {
   apr_status_t rv = ap_pass_brigade(r_->output_filters, out_);
   apr_brigade_cleanup(out_);
+  held_ = 0;
   return rv == APR_SUCCESS && !r_->connection->aborted;
 }
 
