@@ -14,7 +14,6 @@ namespace idmb::shim {
 ClientBrigade::ClientBrigade(request_rec* r)
     : r_(r),
       out_(apr_brigade_create(r->pool, r->connection->bucket_alloc)),
-      in_(apr_brigade_create(r->pool, r->connection->bucket_alloc)),
       headers_before_(apr_table_copy(r->pool, r->headers_out)) {}
 
 void ClientBrigade::forget_response() {
@@ -58,6 +57,9 @@ ClientBrigade::Read ClientBrigade::read_body(std::span<std::uint8_t> out) {
 }
 
 ClientBrigade::Read ClientBrigade::read_from_filters(std::span<std::uint8_t> out) {
+  if (in_ == nullptr) {
+    in_ = apr_brigade_create(r_->pool, r_->connection->bucket_alloc);  // only requests with a body
+  }
   while (!body_ended_) {
     apr_status_t rv =
         ap_get_brigade(r_->input_filters, in_, AP_MODE_READBYTES, APR_BLOCK_READ, static_cast<apr_off_t>(out.size()));

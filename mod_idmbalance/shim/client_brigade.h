@@ -43,7 +43,7 @@ class ClientBrigade final : public request::Client {
   Read read_from_filters(std::span<std::uint8_t> out);
   request_rec* r_;
   apr_bucket_brigade* out_;
-  apr_bucket_brigade* in_;
+  apr_bucket_brigade* in_ = nullptr;  // created on the first body read
   apr_table_t* headers_before_;       // headers_out as other modules left it before forwarding
   static constexpr std::size_t kMaxHeld = 64 * 1024;
   std::size_t held_ = 0;  // body bytes in out_, not passed yet
