@@ -67,7 +67,8 @@ std::unique_ptr<BackendConnection> BackendConnection::open(const sockaddr_storag
   return connection;
 }
 
-BackendConnection::BackendConnection(int fd) : fd_(fd), read_buf_(ajp::kMaxPacketSize + 8) {}
+BackendConnection::BackendConnection(int fd)
+    : fd_(fd), read_buf_(std::make_unique_for_overwrite<std::uint8_t[]>(kReadBufSize)) {}
 
 BackendConnection::~BackendConnection() { ::close(fd_); }
 
@@ -98,7 +99,7 @@ IoStatus BackendConnection::write_all(std::span<const std::uint8_t> data) {
 IoStatus BackendConnection::read_exact(std::span<std::uint8_t> out) {
   while (!out.empty()) {
     if (read_pos_ == read_end_) {
-      ssize_t n = ::recv(fd_, read_buf_.data(), read_buf_.size(), 0);
+      ssize_t n = ::recv(fd_, read_buf_.get(), kReadBufSize, 0);
       if (n < 0) {
         if (errno == EINTR) {
           continue;
@@ -112,7 +113,7 @@ IoStatus BackendConnection::read_exact(std::span<std::uint8_t> out) {
       read_end_ = static_cast<std::size_t>(n);
     }
     std::size_t take = std::min(out.size(), read_end_ - read_pos_);
-    std::memcpy(out.data(), read_buf_.data() + read_pos_, take);
+    std::memcpy(out.data(), read_buf_.get() + read_pos_, take);
     read_pos_ += take;
     out = out.subspan(take);
   }

@@ -43,7 +43,8 @@ class BackendConnection final : public forward::BackendStream {
   explicit BackendConnection(int fd);
   int fd_;
   std::uint32_t timeout_ms_ = 0;
-  std::vector<std::uint8_t> read_buf_;
+  static constexpr std::size_t kReadBufSize = ajp::kMaxPacketSize + 8;
+  std::unique_ptr<std::uint8_t[]> read_buf_;  // not zeroed: only bytes recv() wrote are read
   std::size_t read_pos_ = 0;
   std::size_t read_end_ = 0;
 };
