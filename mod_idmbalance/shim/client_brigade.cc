@@ -133,6 +133,9 @@ void ClientBrigade::finish() {
 }
 
 void ClientBrigade::abort_response() {
+  // Held body bytes go first, with the headers: an error bucket ahead of them would turn the
+  // response into an error page instead of the truncated response it must be.
+  send_pending();
   r_->connection->keepalive = AP_CONN_CLOSE;
   APR_BRIGADE_INSERT_TAIL(out_,
                           ap_bucket_error_create(HTTP_BAD_GATEWAY, nullptr, r_->pool, r_->connection->bucket_alloc));
