@@ -67,7 +67,8 @@ std::unique_ptr<BackendConnection> BackendConnection::open(const sockaddr_storag
   return connection;
 }
 
-BackendConnection::BackendConnection(int fd) : fd_(fd), read_buf_(new std::uint8_t[kReadBufSize]) {}
+BackendConnection::BackendConnection(int fd)
+    : fd_(fd), read_buf_(std::make_unique_for_overwrite<std::uint8_t[]>(kReadBufSize)) {}
 
 BackendConnection::~BackendConnection() { ::close(fd_); }
 

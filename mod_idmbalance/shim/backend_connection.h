@@ -31,6 +31,7 @@ class BackendConnection final : public forward::BackendStream {
   forward::IoStatus write_all(std::span<const std::uint8_t> data) override;
   forward::IoStatus read_exact(std::span<std::uint8_t> out) override;
   void set_timeout_ms(std::uint32_t ms) override;
+  bool has_buffered_input() const override { return has_unread_input(); }
 
   // False if the peer closed the connection or sent bytes nobody asked for: such a
   // connection must never carry another request (its bytes would reach the wrong client).

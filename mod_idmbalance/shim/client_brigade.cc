@@ -14,7 +14,6 @@ namespace idmb::shim {
 ClientBrigade::ClientBrigade(request_rec* r)
     : r_(r),
       out_(apr_brigade_create(r->pool, r->connection->bucket_alloc)),
-      in_(apr_brigade_create(r->pool, r->connection->bucket_alloc)),
       headers_before_(apr_table_copy(r->pool, r->headers_out)) {}
 
 void ClientBrigade::forget_response() {
@@ -58,6 +57,9 @@ ClientBrigade::Read ClientBrigade::read_body(std::span<std::uint8_t> out) {
 }
 
 ClientBrigade::Read ClientBrigade::read_from_filters(std::span<std::uint8_t> out) {
+  if (in_ == nullptr) {
+    in_ = apr_brigade_create(r_->pool, r_->connection->bucket_alloc);  // only requests with a body
+  }
   while (!body_ended_) {
     apr_status_t rv =
         ap_get_brigade(r_->input_filters, in_, AP_MODE_READBYTES, APR_BLOCK_READ, static_cast<apr_off_t>(out.size()));
@@ -114,8 +116,11 @@ bool ClientBrigade::send_body(std::span<const std::uint8_t> data) {
   apr_bucket* b = apr_bucket_heap_create(reinterpret_cast<const char*>(data.data()), data.size(), nullptr,
                                          r_->connection->bucket_alloc);
   APR_BRIGADE_INSERT_TAIL(out_, b);
-  return pass();
+  held_ += data.size();
+  return held_ < kMaxHeld ? !r_->connection->aborted : pass();
 }
+
+bool ClientBrigade::send_pending() { return held_ == 0 || pass(); }
 
 bool ClientBrigade::flush() {
   APR_BRIGADE_INSERT_TAIL(out_, apr_bucket_flush_create(r_->connection->bucket_alloc));
@@ -128,6 +133,9 @@ void ClientBrigade::finish() {
 }
 
 void ClientBrigade::abort_response() {
+  // Held body bytes go first, with the headers: an error bucket ahead of them would turn the
+  // response into an error page instead of the truncated response it must be.
+  send_pending();
   r_->connection->keepalive = AP_CONN_CLOSE;
   APR_BRIGADE_INSERT_TAIL(out_,
                           ap_bucket_error_create(HTTP_BAD_GATEWAY, nullptr, r_->pool, r_->connection->bucket_alloc));
@@ -138,6 +146,7 @@ void ClientBrigade::abort_response() {
 bool ClientBrigade::pass() {
   apr_status_t rv = ap_pass_brigade(r_->output_filters, out_);
   apr_brigade_cleanup(out_);
+  held_ = 0;
   return rv == APR_SUCCESS && !r_->connection->aborted;
 }
 

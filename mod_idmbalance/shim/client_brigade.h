@@ -24,7 +24,10 @@ class ClientBrigade final : public request::Client {
   // read_body hands these bytes out first.
   forward::IoStatus prefetch_body(std::size_t limit) override;
   bool send_headers(const ajp::SendHeaders& headers, std::optional<std::uint64_t> content_length) override;
+  // Holds the body back (up to kMaxHeld bytes) until send_pending, flush or finish, so that
+  // head, body and end of a response that came in one read leave in one pass.
   bool send_body(std::span<const std::uint8_t> data) override;
+  bool send_pending() override;
   bool flush() override;
   // Ends a complete response.
   void finish() override;
@@ -40,8 +43,10 @@ class ClientBrigade final : public request::Client {
   Read read_from_filters(std::span<std::uint8_t> out);
   request_rec* r_;
   apr_bucket_brigade* out_;
-  apr_bucket_brigade* in_;
-  apr_table_t* headers_before_;  // headers_out as other modules left it before forwarding
+  apr_bucket_brigade* in_ = nullptr;  // created on the first body read
+  apr_table_t* headers_before_;       // headers_out as other modules left it before forwarding
+  static constexpr std::size_t kMaxHeld = 64 * 1024;
+  std::size_t held_ = 0;  // body bytes in out_, not passed yet
   bool body_ended_ = false;
   std::vector<std::uint8_t> prefetched_;
   std::size_t prefetched_used_ = 0;

@@ -1,5 +1,6 @@
 // mod_idmbalance: the module record and its hooks. Requests under an IdmMount are claimed in
 // translate_name and forwarded by the handler; everything else passes through untouched.
+#include <algorithm>
 #include <cstring>
 #include <exception>
 
@@ -97,10 +98,20 @@ bool claim_mounted(request_rec* r, const ServerConfig& conf) {
   }
   // From here on httpd judges the path Tomcat will serve: the Location walk that follows
   // map_to_storage (Require, auth, RequestHeader, SetEnv) sees it, not "/app/admin;x/..".
-  r->uri = apr_pstrmemdup(r->pool, path->data(), path->size());
+  if (*path != r->uri) {
+    r->uri = apr_pstrmemdup(r->pool, path->data(), path->size());
+  }
   request_state_make(r).balancer = found->second;
   r->handler = kForwardHandler;
-  r->filename = apr_pstrcat(r->pool, "idmbalance:", found->first.c_str(), r->uri, nullptr);
+  // "idmbalance:BALANCER/path", built at its known length (apr_pstrcat measures each part twice).
+  const std::string_view parts[] = {"idmbalance:", found->first, *path};
+  char* filename = static_cast<char*>(apr_palloc(r->pool, parts[0].size() + parts[1].size() + parts[2].size() + 1));
+  char* end = filename;
+  for (std::string_view part : parts) {
+    end = std::copy(part.begin(), part.end(), end);
+  }
+  *end = '\0';
+  r->filename = filename;
   return true;
 }
 

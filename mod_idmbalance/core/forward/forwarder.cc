@@ -80,6 +80,11 @@ class Exchange {
   // Relays Tomcat's packets until END_RESPONSE or a failure; result_ tells which.
   Result relay_response() {
     for (;;) {
+      // What the client was handed goes out before a wait on the backend, not after it: a
+      // response that came in one read leaves in one pass, after END_RESPONSE.
+      if (!backend_.has_buffered_input() && !client_.send_pending()) {
+        return finish(Outcome::ClientAborted, "client gone while sending body");
+      }
       auto payload = read_packet();
       if (!payload) {
         return result_;

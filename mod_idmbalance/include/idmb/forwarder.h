@@ -23,6 +23,9 @@ class BackendStream {
   // Fills `out` completely, or fails.
   virtual IoStatus read_exact(std::span<std::uint8_t> out) = 0;
   virtual void set_timeout_ms(std::uint32_t ms) = 0;
+  // True when bytes already read from the socket wait to be consumed: the next read_exact
+  // will not block.
+  virtual bool has_buffered_input() const { return false; }
 };
 
 // The client's side of the request: where the body comes from, where the response goes.
@@ -37,7 +40,10 @@ class ClientSide {
   // Each returns false when the client is gone. `content_length` is Tomcat's Content-Length
   // once checked (the exchange enforces it); the raw header itself is never passed on.
   virtual bool send_headers(const ajp::SendHeaders& headers, std::optional<std::uint64_t> content_length) = 0;
+  // send_body may hold the bytes back (bounded) to send them with what follows; send_pending
+  // sends what it holds. The exchange calls it before it waits for the backend.
   virtual bool send_body(std::span<const std::uint8_t> data) = 0;
+  virtual bool send_pending() { return true; }
   virtual bool flush() = 0;
 };
 

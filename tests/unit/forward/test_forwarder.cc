@@ -72,6 +72,31 @@ TEST_CASE("GET: headers and body are relayed, reuse honoured", "[forward]") {
   CHECK(backend.writes[0][4] == 0x02);
 }
 
+TEST_CASE("What the client holds goes out before a wait on the backend, not while packets are in hand", "[forward]") {
+  SECTION("a response read at once is sent whole after END_RESPONSE") {
+    FakeBackend backend;
+    backend.reply_after_write(0, concat({send_headers(200, {}), body_chunk("ab"), end_response(true)}));
+    FakeClient client;
+    CHECK(run(backend, client).outcome == Outcome::Ok);
+    CHECK(client.pending_at.empty());
+    CHECK(client.received == "ab");
+  }
+  SECTION("a response that stops mid-way: the body so far goes out first, and a gone client is noticed") {
+    FakeBackend backend;
+    backend.reply_after_write(0, concat({send_headers(200, {}), body_chunk("ab")}));
+    backend.when_drained = forward::IoStatus::Timeout;
+    FakeClient client;
+    CHECK(run(backend, client).outcome == Outcome::BackendTimeout);
+    CHECK(client.pending_at == std::vector<std::size_t>{2});
+    FakeBackend backend2;
+    backend2.reply_after_write(0, concat({send_headers(200, {}), body_chunk("ab")}));
+    FakeClient gone;
+    gone.pending_fails = true;
+    CHECK(run(backend2, gone).outcome == Outcome::ClientAborted);
+    CHECK(gone.received == "ab");
+  }
+}
+
 TEST_CASE("END_RESPONSE reuse=0 closes the connection", "[forward]") {
   FakeBackend backend;
   backend.reply_after_write(0, concat({send_headers(500, {}), end_response(false)}));

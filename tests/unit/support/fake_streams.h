@@ -98,6 +98,8 @@ class FakeBackend final : public forward::BackendStream {
     return forward::IoStatus::Ok;
   }
   void set_timeout_ms(std::uint32_t ms) override { timeout_ms = ms; }
+  // Like a socket's read buffer: what an earlier write released is already in hand.
+  bool has_buffered_input() const override { return !readable_.empty(); }
 
   std::vector<Bytes> writes;
   std::uint32_t timeout_ms = 0;
@@ -142,14 +144,20 @@ class FakeClient final : public forward::ClientSide {
     ++flushes;
     return !gone;
   }
+  bool send_pending() override {
+    pending_at.push_back(received.size());
+    return !gone && !pending_fails;
+  }
 
   std::size_t read_size = 100000;  // largest slice one read_body returns
   bool gone = false;
+  bool pending_fails = false;  // the client is found gone only when held bytes are sent
   int status = 0;
   std::optional<std::uint64_t> content_length;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string received;
   int flushes = 0;
+  std::vector<std::size_t> pending_at;  // received.size() at each send_pending
 
  private:
   std::string body_;
