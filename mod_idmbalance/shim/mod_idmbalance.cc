@@ -14,6 +14,7 @@
 #include "ap_mpm.h"
 
 #include "idmb/uri_path.h"
+#include "location_mounts.h"
 #include "runtime.h"
 #include "request_mapping.h"
 #include "status_handler.h"
@@ -73,12 +74,14 @@ void child_init_hook(apr_pool_t* child_pool, server_rec* s) {
   }
 }
 
-// Claims a request whose normalised path matches an IdmMount of this (virtual) server, unless
-// its environment has no-idmbalance (set by SetEnvIf or a RewriteRule's E= in server context,
-// which run before this hook), and makes that normalised path the request's URI.
+// Claims a request whose normalised path matches an IdmMount of this (virtual) server or of a
+// <Location> covering that path (config::choose_mount), unless its environment has
+// no-idmbalance (set by SetEnvIf or a RewriteRule's E= in server context, which run before
+// this hook), and makes that normalised path the request's URI.
 bool claim_mounted(request_rec* r, const ServerConfig& conf) {
   const MountMap& mounts = conf.mounts();
-  if (mounts.empty() || g_runtime == nullptr || r->uri == nullptr || r->uri[0] != '/') {
+  const bool locations = !conf.location_rules().empty();
+  if ((mounts.empty() && !locations) || g_runtime == nullptr || r->uri == nullptr || r->uri[0] != '/') {
     return false;
   }
   if (apr_table_get(r->subprocess_env, request::kNoForwardVariable.data()) != nullptr) {
@@ -88,7 +91,9 @@ bool claim_mounted(request_rec* r, const ServerConfig& conf) {
   if (!path) {
     return false;
   }
-  const std::string* balancer_name = mounts.match(*path);
+  // IdmMount inside <Location>: judged by the sections that cover the path Tomcat will serve.
+  const config::LocationMount* location = locations ? location_mount_for(r, *path) : nullptr;
+  const std::string* balancer_name = config::choose_mount(mounts, location, *path);
   if (balancer_name == nullptr) {
     return false;
   }
@@ -217,12 +222,12 @@ void register_hooks(apr_pool_t*) {
 extern "C" {
 __attribute__((visibility("default"))) module AP_MODULE_DECLARE_DATA idmbalance_module = {
     STANDARD20_MODULE_STUFF,
-    nullptr,                           // create per-directory config
-    nullptr,                           // merge per-directory config
-    idmb::shim::create_server_config,  // create per-server config
-    idmb::shim::merge_server_config,   // merge per-server config
-    idmb::shim::directives,            // directive table
-    idmb::shim::register_hooks,        // register hooks
-    AP_MODULE_FLAG_ALWAYS_MERGE,       // IdmMountCopy Off must reach vhosts without Idm* lines
+    idmb::shim::create_location_config,  // per-directory config: IdmMount inside <Location>
+    idmb::shim::merge_location_config,   // merge per-directory config
+    idmb::shim::create_server_config,    // create per-server config
+    idmb::shim::merge_server_config,     // merge per-server config
+    idmb::shim::directives,              // directive table
+    idmb::shim::register_hooks,          // register hooks
+    AP_MODULE_FLAG_ALWAYS_MERGE,         // IdmMountCopy Off must reach vhosts without Idm* lines
 };
 }

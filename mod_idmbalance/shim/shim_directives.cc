@@ -11,6 +11,7 @@
 #include "http_config.h"
 
 #include "idmb/directives.h"
+#include "location_mounts.h"
 #include "shim_module.h"
 
 namespace idmb::shim {
@@ -48,6 +49,15 @@ const char* cmd_raw_args(cmd_parms* cmd, void*, const char* line) {
 
 const char* cmd_take1(cmd_parms* cmd, void*, const char* arg) { return apply(cmd, {arg}); }
 
+// A directive also allowed in <Location> (IdmMount): one argument there, two elsewhere.
+const char* cmd_take12(cmd_parms* cmd, void* location_conf, const char* first, const char* second) {
+  const config::Args args = second != nullptr ? config::Args{first, second} : config::Args{first};
+  if (cmd->path != nullptr) {
+    return apply_in_location_section(cmd, directive_of(cmd), location_conf, args);
+  }
+  return apply(cmd, args);
+}
+
 const char* cmd_take2(cmd_parms* cmd, void*, const char* first, const char* second) {
   return apply(cmd, {first, second});
 }
@@ -82,6 +92,12 @@ command_rec command_for(const config::Directive& directive) {
   if (directive.where == config::Where::Section) {
     command.func = as_cmd_func(cmd_section);
     command.args_how = RAW_ARGS;
+    return command;
+  }
+  if (directive.apply_in_location != nullptr) {
+    command.func = as_cmd_func(cmd_take12);
+    command.args_how = TAKE12;
+    command.req_override = RSRC_CONF | ACCESS_CONF;
     return command;
   }
   switch (directive.arity) {

@@ -2,7 +2,7 @@
 application and a self-service application on separate lb workers over three Tomcats, mounts
 and unmounts in the server config and in a VirtualHost, JkMountCopy, a uriworkermap with
 exclusions, per-member lbfactor / activation / route / redirect, sticky sessions, a status
-worker. Rendered once for real mod_jk and, through idmbalance-migrate, once for our module."""
+worker, JkMount inside <Location> and <LocationMatch>. Rendered once for real mod_jk and, through idmbalance-migrate, once for our module."""
 import subprocess
 from pathlib import Path
 from typing import Dict, List
@@ -76,6 +76,17 @@ JkMount /app/* operator
 JkUnMount /app/static/* operator
 JkMount /jkstatus/* jkstatus
 </IfModule>
+# JkMount inside a location section: mod_jk mounts the section's argument itself, exactly.
+<Location /escaped/loc>
+    JkMount operator
+</Location>
+<Location /escaped/deny>
+    JkMount operator
+    Require all denied
+</Location>
+<LocationMatch "/escaped/lm/page.jsp">
+    JkMount operator
+</LocationMatch>
 Listen 127.0.0.1:{vhost_port}
 <VirtualHost 127.0.0.1:{vhost_port}>
     ServerName 127.0.0.1

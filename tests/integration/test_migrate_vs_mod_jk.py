@@ -70,6 +70,11 @@ CORPUS = [
     # (on the VirtualHost?, path)
     (False, "/app/echo"), (False, "/app/static/x.css"), (False, "/app/x/y?a=1"), (False, "/other"),
     (False, "/escaped/echo"), (False, "/jkstatus/"),
+    # JkMount in <Location /escaped/loc>: that exact path only; in <Location /escaped/deny> with
+    # Require all denied; in <LocationMatch "/escaped/lm/page.jsp">: the text as a path.
+    (False, "/escaped/loc"), (False, "/escaped/loc/x"), (False, "/escaped/loc;x"), (False, "/escaped/deny"),
+    (False, "/escaped/deny/x"), (False, "/escaped/lm/page.jsp"), (False, "/escaped/lm/pageXjsp"),
+    (False, "/escaped/x/escaped/lm/page.jsp"), (True, "/escaped/loc"), (True, "/escaped/deny"),
     (True, "/escaped/echo"), (True, "/escaped"), (True, "/escaped/static/a.png"), (True, "/escaped/off/x"),
     (True, "/app/echo"), (True, "/app/nojk/x"), (True, "/app/static/x.css"),
 ]

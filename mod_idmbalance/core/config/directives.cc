@@ -7,6 +7,7 @@
 #include "../util/ascii.h"
 #include "../util/text.h"
 #include "balancer_directives.h"
+#include "idmb/location_mount.h"
 #include "idmb/server_config.h"
 
 namespace idmb::config {
@@ -75,10 +76,15 @@ constexpr auto kTable = std::to_array<Directive>({
                IDMB_NUMBER(health.panic_percent, 0, 100)),
     in_section("IdmPacketSize", "IdmPacketSize N: AJP packet size, 8192..65536, as Tomcat's packetSize",
                IDMB_NUMBER(packet_size, kMinPacketSize, kMaxPacketSize)),
-    {"IdmMount", Where::Server, Arity::Two, "IdmMount PATTERN BALANCER: forward matching URLs", nullptr,
-     [](ServerConfig& s, std::string_view, const Args& args) { return s.mount(args[0], args[1]); }},
-    {"IdmUnmount", Where::Server, Arity::Two, "IdmUnmount PATTERN BALANCER|*: exclude URLs from a mount", nullptr,
-     [](ServerConfig& s, std::string_view, const Args& args) { return s.unmount(args[0], args[1]); }},
+    {"IdmMount", Where::Server, Arity::Two,
+     "IdmMount PATTERN BALANCER: forward matching URLs; inside <Location> or <LocationMatch>: IdmMount BALANCER",
+     nullptr, [](ServerConfig& s, std::string_view, const Args& args) { return s.mount(args[0], args[1]); },
+     apply_location_mount},
+    {"IdmUnmount", Where::Server, Arity::Two,
+     "IdmUnmount PATTERN BALANCER|*: exclude URLs from a mount; inside <Location> or <LocationMatch>: IdmUnmount "
+     "BALANCER|*",
+     nullptr, [](ServerConfig& s, std::string_view, const Args& args) { return s.unmount(args[0], args[1]); },
+     apply_location_unmount},
     {"IdmDrainQuietTime", Where::MainServer, Arity::One,
      "IdmDrainQuietTime DURATION: a disabled member with nothing in flight and no live "
      "session's request for this long is reported drained",

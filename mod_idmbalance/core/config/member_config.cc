@@ -140,14 +140,8 @@ Expected<Ok> apply_number_option(MemberConfig& member, std::string_view key, std
 Expected<Ok> apply_option(MemberConfig& member, std::string_view key, std::string_view value) {
   if (is_number_option(key)) return apply_number_option(member, key, value);
   if (ascii::iequals(key, "route")) {
-    if (value.find('.') != std::string_view::npos) {
-      return fail(
-          "route must not contain '.' (the route follows the '.' in the session id), "
-          "got " +
-          quoted(value));
-    }
     if (!is_valid_route(value)) {
-      return fail("route must be 1..63 characters of A-Z a-z 0-9 _ -, got " + quoted(value));
+      return fail("route must be 1..63 characters of A-Z a-z 0-9 _ . -, got " + quoted(value));
     }
     member.route = value;
   } else if (ascii::iequals(key, "status")) {
@@ -165,7 +159,7 @@ Expected<Ok> apply_option(MemberConfig& member, std::string_view key, std::strin
     if (!is_valid_route(value)) {
       return fail(
           "redirect must be the route of another member (1..63 characters of "
-          "A-Z a-z 0-9 _ -), got " +
+          "A-Z a-z 0-9 _ . -), got " +
           quoted(value));
     }
     member.redirect = value;
@@ -202,9 +196,11 @@ bool is_valid_name(std::string_view name) {
   return true;
 }
 
-bool is_valid_route(std::string_view route) {
-  return is_valid_name(route) && route.find('.') == std::string_view::npos;
-}
+// Tomcat takes any jvmRoute and mod_jk any route; a session id carries it after its first '.'
+// (Tomcat's ids have none before), so dots inside a route are fine, and these characters are
+// what jvmRoutes (host names, "node1", "dc1.web-02") use and a cookie and a path parameter
+// carry unchanged.
+bool is_valid_route(std::string_view route) { return is_valid_name(route); }
 
 bool is_valid_secret(std::string_view secret) {
   if (secret.empty() || secret.size() > kMaxSecretLength) return false;
@@ -247,14 +243,7 @@ Expected<MemberConfig> parse_member(const std::vector<std::string_view>& args) {
     }
   }
 
-  if (member.route.empty()) {
-    if (!is_valid_route(member.name)) {
-      return fail(prefix +
-                  "the name contains '.', which a session route cannot; "
-                  "add route=ROUTE");
-    }
-    member.route = member.name;
-  }
+  if (member.route.empty()) member.route = member.name;
   return member;
 }
 

@@ -129,13 +129,16 @@ const std::string* MountMap::match(std::string_view normalized_path) const {
   if (best == nullptr) return nullptr;
 
   // Unmounts exclude; they never make the request fall back to a less specific mount.
+  return unmounted(best->balancer, normalized_path) ? nullptr : &best->balancer;
+}
+
+bool MountMap::unmounted(std::string_view balancer, std::string_view normalized_path) const {
   for (const Rule& rule : unmounts_) {
-    if ((rule.balancer == best->balancer || rule.balancer == kAnyBalancer) &&
-        rule_matches(rule.pattern, normalized_path)) {
-      return nullptr;
+    if ((rule.balancer == balancer || rule.balancer == kAnyBalancer) && rule_matches(rule.pattern, normalized_path)) {
+      return true;
     }
   }
-  return &best->balancer;
+  return false;
 }
 
 }  // namespace idmb

@@ -13,6 +13,24 @@ namespace {
 
 constexpr std::string_view kSection = "<IdmBalancer";
 
+// Location rules name balancers as server mounts do; any scope may define them.
+Status check_location_rules(const std::vector<const ServerConfig*>& scopes) {
+  for (const ServerConfig* conf : scopes) {
+    for (const ServerConfig::LocationRule& rule : conf->location_rules()) {
+      if (rule.balancer == "*") continue;
+      const bool defined = std::any_of(scopes.begin(), scopes.end(), [&](const ServerConfig* other) {
+        const auto& own = other->balancers();
+        return std::any_of(own.begin(), own.end(), [&](const BalancerConfig& b) { return b.name == rule.balancer; });
+      });
+      if (!defined) {
+        return fail(std::string(rule.exclusion ? "IdmUnmount " : "IdmMount ") + rule.balancer + " in " + rule.section +
+                    ": no <IdmBalancer " + rule.balancer + "> is defined");
+      }
+    }
+  }
+  return Ok{};
+}
+
 // httpd's own words for a TAKE1/TAKE2 directive given another count.
 Status check_arity(const Directive& directive, const Args& args) {
   const std::size_t wanted = directive.arity == Arity::One ? 1 : directive.arity == Arity::Two ? 2 : args.size();
@@ -146,6 +164,8 @@ ServerConfig ServerConfig::merge(const ServerConfig& main, const ServerConfig& v
   merged.balancers_ = vhost.balancers_;
   merged.mounts_ = vhost.mounts_;
   merged.mount_copy_ = vhost.mount_copy_;
+  merged.location_rules_ = vhost.location_rules_;
+  merged.location_rules_.insert(merged.location_rules_.end(), main.location_rules_.begin(), main.location_rules_.end());
   if (vhost.mount_copy_.value_or(main.mount_copy_.value_or(true))) merged.mounts_.merge_from(main.mounts_);
   merged.drain_quiet_ms_ = main.drain_quiet_ms_;  // main server only: a VirtualHost cannot set it
   merged.env_attributes_ = vhost.env_attributes_;
@@ -173,16 +193,23 @@ Status check_servers(const std::vector<const ServerConfig*>& scopes) {
     for (const BalancerConfig& balancer : conf->balancers()) scope.balancers.push_back(&balancer);
     scope.mounts = &conf->mounts();
   }
-  return check_server_scopes(defined);
+  if (auto checked = check_server_scopes(defined); !checked) return checked;
+  return check_location_rules(scopes);
 }
 
 std::vector<std::string> mount_patterns(const std::vector<const ServerConfig*>& scopes, std::string_view balancer) {
   std::vector<std::string> patterns;
+  auto add = [&](const std::string& pattern) {
+    if (std::find(patterns.begin(), patterns.end(), pattern) == patterns.end()) patterns.push_back(pattern);
+  };
   for (const ServerConfig* conf : scopes) {
     for (const MountMap::Rule& rule : conf->mounts().mounts()) {
-      if (rule.balancer == balancer && std::find(patterns.begin(), patterns.end(), rule.pattern) == patterns.end()) {
-        patterns.push_back(rule.pattern);
-      }
+      if (rule.balancer == balancer) add(rule.pattern);
+    }
+  }
+  for (const ServerConfig* conf : scopes) {
+    for (const ServerConfig::LocationRule& rule : conf->location_rules()) {
+      if (!rule.exclusion && rule.balancer == balancer) add(rule.section);
     }
   }
   return patterns;

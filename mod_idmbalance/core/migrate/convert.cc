@@ -128,8 +128,10 @@ void Converter::track_sections(const ConfLine& l, Where& where) {
     std::string arg = l.rest;
     if (!arg.empty() && arg.back() == '>') arg.pop_back();
     const auto w = words(arg);
-    where.location = w.empty() ? "" : w[0];
-    where.location_match = ascii::iequals(l.name, "<LocationMatch");
+    // "<Location ~ RE>" is a <LocationMatch RE>.
+    const bool tilde = w.size() > 1 && w[0] == "~";
+    where.location = w.empty() ? "" : w[tilde ? 1 : 0];
+    where.location_match = tilde || ascii::iequals(l.name, "<LocationMatch");
   } else if (ascii::iequals(l.name, "</Location>") || ascii::iequals(l.name, "</LocationMatch>")) {
     where.location.clear();
   }

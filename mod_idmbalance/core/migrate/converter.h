@@ -39,6 +39,7 @@ class Converter {
   Status mount_file(const std::string& path, const Origin& origin, const Where& where, const std::string& indent);
   void mount_rule(const UriRule& rule, const Origin& origin, const Where& where, const std::string& indent);
   void mount_in_location(const UriRule& rule, const Origin& origin, const Where& where, const std::string& indent);
+  static std::optional<std::string> located_pattern_refused(const std::string& pattern);
   void status_location(const Worker& w, const std::string& pattern, const Origin& origin, const Where& where,
                        const std::string& indent);
   void mount_copy(const std::vector<std::string>& args, const Origin& origin, const Where& where,
@@ -63,8 +64,9 @@ class Converter {
   Workers workers_;
   bool balancers_written_ = false;
   std::size_t vhosts_ = 0;
-  // JkMount/JkUnMount WORKER inside <Location PATH>: mod_jk maps that exact path, which is an
-  // IdmMount of the enclosing server or vhost, written after the </Location>.
+  // JkMount/JkUnMount WORKER inside <Location PATH> or <LocationMatch RE>: mod_jk maps PATH
+  // (or the text RE) as a pattern of the enclosing server or vhost, so that is written, as an
+  // IdmMount, after the section's end.
   struct LocationMount {
     Origin origin;
     std::string path, worker;

@@ -1,7 +1,10 @@
 // JkMount, JkUnMount and uriworkermap rules -> IdmMount, IdmUnmount, status <Location>s
 // (converter.h).
 #include <algorithm>
+#include <optional>
 #include <string>
+
+#include "idmb/mount_map.h"
 
 #include "../util/text.h"
 #include "converter.h"
@@ -88,13 +91,40 @@ void Converter::mount_in_location(const UriRule& rule, const Origin& origin, con
     out_.line(indent, "SetHandler " + status_handler(*w, out_, indent));
     return;
   }
+  // mod_jk adds the section's argument, verbatim, to the server's mounts as a pattern of its own
+  // (mod_jk.c, jk_mount_context: cmd->path): a <Location /app> mounts exactly /app, and a
+  // <LocationMatch RE> the text RE as a '*'/'?' pattern, not what the expression matches.
+  const std::string directive = rule.exclusion ? "IdmUnmount" : "IdmMount";
+  const std::string worker = rule.worker.empty() ? "*" : rule.worker;
   if (where.location_match) {
-    out_.warn(indent, origin, "a JkMount inside <LocationMatch> is not carried over: mount its paths with IdmMount");
-    return;
+    if (auto refused = located_pattern_refused(where.location)) {
+      out_.warn(indent, origin,
+                "mod_jk takes the <LocationMatch> expression as a path pattern, " + *refused + ": not carried over; " +
+                    directive + " " + worker +
+                    " inside the <LocationMatch> applies it to every path the expression matches");
+      return;
+    }
+    out_.warn(indent, origin,
+              "mod_jk takes the <LocationMatch> expression as a path pattern, not as an expression: " + directive +
+                  " " + conf_word(where.location) + " " + worker +
+                  " (the same) follows the section; to apply it to every path the expression matches, "
+                  "write " +
+                  directive + " " + worker + " inside the <LocationMatch> instead");
+  } else {
+    out_.note(indent, directive + " " + conf_word(where.location) + " " + worker +
+                          " (this exact path, as mod_jk maps it) follows the </Location>; " + directive + " " + worker +
+                          " here would apply to every path the <Location> covers");
   }
-  out_.note(indent, std::string(rule.exclusion ? "IdmUnmount " : "IdmMount ") + conf_word(where.location) +
-                        " (this exact path, as mod_jk maps it) follows the </Location>");
-  location_mounts_.push_back({origin, where.location, rule.worker.empty() ? "*" : rule.worker, rule.exclusion});
+  location_mounts_.push_back({origin, where.location, worker, rule.exclusion});
+}
+
+// Why the text of a location section cannot be a mount pattern (mod_jk refuses one that does
+// not start with '/'; ours refuses what normalisation makes unmatchable), or nullopt.
+std::optional<std::string> Converter::located_pattern_refused(const std::string& pattern) {
+  if (pattern.empty() || pattern.front() != '/') return "which mod_jk refuses unless it starts with '/'";
+  MountMap probe;
+  if (auto checked = probe.mount(pattern, "w"); !checked) return "which cannot be a mount (" + checked.error() + ")";
+  return std::nullopt;
 }
 
 void Converter::status_location(const Worker& w, const std::string& pattern, const Origin& origin, const Where& where,

@@ -142,6 +142,12 @@ std::vector<std::string> member_args(const Worker& w, Reader& r, Ctx& c, std::ui
   for (std::string_view key : {"domain", "redirect", "secret"}) {
     if (const Property* p = r.get(key)) args.push_back(std::string(key) + "=" + p->value);
   }
+  // mod_jk (1.2.20 on): a route with a '.' puts its member in the domain before that '.',
+  // unless domain is set.
+  const std::string_view own_route = route ? std::string_view(route->value) : std::string_view(w.name);
+  if (const std::size_t dot = own_route.find('.'); r.get("domain") == nullptr && dot != 0 && dot != own_route.npos) {
+    args.push_back("domain=" + std::string(own_route.substr(0, dot)));
+  }
   if (auto distance = r.number("distance", c); distance && *distance != 0) {
     args.push_back("distance=" + std::to_string(*distance));
   }

@@ -12,9 +12,10 @@
 namespace idmb::route {
 namespace {
 
-// Tomcat's jvmRoute alphabet; anything else cannot name a member, so it is not a route.
+// The alphabet of a member's route (config::is_valid_route), which Tomcat appends to the id as
+// its jvmRoute; anything else cannot name a member, so it is not a route.
 constexpr bool is_route_char(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
 }
 
 using text::trim;
@@ -82,7 +83,8 @@ std::string_view route_of(std::string_view session_id) {
   if (dot == std::string_view::npos) return {};
   const std::string_view route = session_id.substr(dot + 1);
   if (route.empty()) return {};
-  // A second '.' makes the route invalid: jvmRoute cannot contain one, so no member matches.
+  // Everything after the first '.', as Tomcat and mod_jk read it: a jvmRoute such as
+  // "web1.example.org" or "dc1.node1" keeps its own dots (Tomcat's ids have none).
   for (char c : route) {
     if (!is_route_char(c)) return {};
   }

@@ -86,7 +86,7 @@ struct BalancerConfig {
 
 // Balancer and member names: 1..63 bytes of [A-Za-z0-9_.-].
 bool is_valid_name(std::string_view name);
-// Session routes: as names but without '.', since a route follows the '.' in a session id.
+// Session routes (Tomcat's jvmRoute): as names; a route follows the first '.' of a session id.
 bool is_valid_route(std::string_view route);
 // AJP secrets: 1..255 bytes of printable ASCII without spaces.
 bool is_valid_secret(std::string_view secret);

@@ -16,6 +16,7 @@
 namespace idmb::config {
 
 class ServerConfig;
+struct LocationMount;
 
 using Args = std::vector<std::string_view>;
 
@@ -35,6 +36,7 @@ enum class Arity { Raw, One, Two };
 // `name` is the directive's name as the table spells it, for the messages.
 using BalancerApply = Status (*)(BalancerConfig& balancer, std::string_view name, const Args& args);
 using ServerApply = Status (*)(ServerConfig& server, std::string_view name, const Args& args);
+using LocationApply = Status (*)(LocationMount& location, std::string_view name, const Args& args);
 
 struct Directive {
   // Views of string literals, so name.data() and help.data() are C strings as well.
@@ -45,6 +47,10 @@ struct Directive {
   BalancerApply apply_to_balancer = nullptr;  // set for Where::Balancer
   ServerApply apply_to_server = nullptr;      // set for Where::Server and Where::MainServer
   // Where::Section has neither: ServerConfig::open_section and close_section handle it.
+  // Set for a Where::Server directive that may also appear inside <Location> and
+  // <LocationMatch>, with one argument there (IdmMount BALANCER): httpd passes it one or two
+  // (TAKE12), and `arity` is the count outside a location section.
+  LocationApply apply_in_location = nullptr;
 };
 
 inline constexpr std::size_t kDirectiveCount = 26;

@@ -22,6 +22,8 @@ class MountMap {
 
   // Balancer name for a normalised path (see uri_path.h), or nullptr.
   const std::string* match(std::string_view normalized_path) const;
+  // Whether an IdmUnmount of `balancer` (or of "*") matches the normalised path.
+  bool unmounted(std::string_view balancer, std::string_view normalized_path) const;
 
   bool empty() const { return mounts_.empty(); }
   // All (pattern, balancer) mounts, for the status page.

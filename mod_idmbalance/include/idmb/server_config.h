@@ -52,6 +52,18 @@ class ServerConfig {
   Status mount(std::string_view pattern, std::string_view balancer) { return mounts_.mount(pattern, balancer); }
   Status unmount(std::string_view pattern, std::string_view balancer) { return mounts_.unmount(pattern, balancer); }
   void set_drain_quiet_ms(std::uint32_t ms) { drain_quiet_ms_ = ms; }
+  // IdmMount BALANCER / IdmUnmount BALANCER|* read inside a location section (whose own
+  // setting is a LocationMount, location_mount.h): noted here so that the balancer can be
+  // checked (check_servers) and shown on the status page, and so that the request path looks
+  // for location settings only where some exist. `section` is the section's opening line.
+  struct LocationRule {
+    std::string section;  // "<Location /app>"
+    std::string balancer;
+    bool exclusion = false;
+  };
+  void note_location_rule(LocationRule rule) { location_rules_.push_back(std::move(rule)); }
+  // Own rules, then (after merge) the main server's: its sections apply in every VirtualHost.
+  const std::vector<LocationRule>& location_rules() const { return location_rules_; }
   // IdmEnvAttribute NAME [DEFAULT], IdmEnvIndicator FIELD VARIABLE, IdmMountCopy On|Off|All,
   // IdmStripSession On|Off [NAME], their arguments as the directive table passes them.
   Status env_attribute(std::string_view name, const Args& args);
@@ -76,7 +88,8 @@ class ServerConfig {
 
   // A <VirtualHost>'s configuration as httpd merges it over the main server's: its own
   // balancers and mounts, then the main server's mounts unless IdmMountCopy says not to (the
-  // vhost's own IdmMountCopy, else the main server's, else On). Balancer names are global, so
+  // vhost's own IdmMountCopy, else the main server's, else On), and the main server's location
+  // rules (httpd applies its <Location> sections in every VirtualHost). Balancer names are global, so
   // the main server's balancers stay the main server's. IdmEnvAttribute and IdmEnvIndicator
   // add to the main server's, IdmStripSession replaces it.
   static ServerConfig merge(const ServerConfig& main, const ServerConfig& vhost);
@@ -86,6 +99,7 @@ class ServerConfig {
   bool section_open_ = false;  // the last of balancers_ is being read
   MountMap mounts_;
   std::uint32_t drain_quiet_ms_ = kDefaultDrainQuietMs;
+  std::vector<LocationRule> location_rules_;
   std::vector<request::EnvAttribute> env_attributes_;
   std::vector<request::EnvIndicator> env_indicators_;
   std::optional<bool> mount_copy_;
@@ -94,11 +108,12 @@ class ServerConfig {
 
 // What directives alone cannot check, over every scope (each listed once, even where httpd
 // shares one scope's configuration among servers): a balancer name is defined once in all
-// scopes together, and every IdmMount/IdmUnmount names a defined balancer
-// (check_server_scopes).
+// scopes together, and every IdmMount/IdmUnmount, also inside a location section, names a
+// defined balancer (check_server_scopes).
 Status check_servers(const std::vector<const ServerConfig*>& scopes);
 
-// The patterns that mount `balancer` in any scope, first occurrence first (the status page).
+// The patterns that mount `balancer` in any scope, first occurrence first, then the location
+// sections that mount it ("<Location /app>"; the status page).
 std::vector<std::string> mount_patterns(const std::vector<const ServerConfig*>& scopes, std::string_view balancer);
 
 // advisories() of every balancer of every scope.

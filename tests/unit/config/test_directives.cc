@@ -50,7 +50,8 @@ TEST_CASE("directives: where each is allowed and how its arguments are split", "
       CHECK(d.where == Where::Section);
     } else if (d.name == "IdmMount" || d.name == "IdmUnmount") {
       CHECK(d.where == Where::Server);
-      CHECK(d.arity == Arity::Two);
+      CHECK(d.arity == Arity::Two);  // outside <Location>; one argument inside
+      CHECK(d.apply_in_location != nullptr);
     } else if (d.name == "IdmDrainQuietTime") {
       CHECK(d.where == Where::MainServer);
       CHECK(d.arity == Arity::One);
@@ -68,6 +69,7 @@ TEST_CASE("directives: where each is allowed and how its arguments are split", "
       CHECK(d.arity == Arity::Raw);
       CHECK(d.apply_to_balancer != nullptr);
     }
+    if (d.name != "IdmMount" && d.name != "IdmUnmount") CHECK(d.apply_in_location == nullptr);
   }
 }
 

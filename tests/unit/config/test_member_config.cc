@@ -129,10 +129,17 @@ TEST_CASE("parse_member: member names", "[config][member]") {
   CHECK_THAT(m.error(), Catch::StartsWith("IdmMember: the name must be 1..63 characters"));
 }
 
-TEST_CASE("parse_member: a name with '.' needs an explicit route", "[config][member]") {
+TEST_CASE("parse_member: routes as Tomcat's jvmRoute and mod_jk's route have them", "[config][member]") {
+  // A name with '.' is its own route, as in mod_jk (Tomcat's jvmRoute may contain dots).
   const auto without = parse_member({"app.1", "ajp://h:1"});
-  REQUIRE_FALSE(without.ok());
-  CHECK(without.error() == "IdmMember app.1: the name contains '.', which a session route cannot; add route=ROUTE");
+  REQUIRE(without.ok());
+  CHECK(without->route == "app.1");
+  for (const std::string route : {"web1.example.org", "dc1.node-02", "01", "1node", "_n", "a-b_c.d", "A.B"}) {
+    INFO(route);
+    const auto m = parse_member({"n", "ajp://h:1", "route=" + route});
+    REQUIRE(m.ok());
+    CHECK(m->route == route);
+  }
 
   const auto with = parse_member({"app.1", "ajp://h:1", "route=app1"});
   REQUIRE(with.ok());
@@ -151,15 +158,14 @@ TEST_CASE("parse_member: rejected options say why", "[config][member]") {
       {"distance=101", "IdmMember app1: distance must be an integer 0..100, got '101'"},
       {"distance=-1", "IdmMember app1: distance must be an integer 0..100, got '-1'"},
       {"distance=", "IdmMember app1: distance must be an integer 0..100, got ''"},
-      {"route=a.b",
-       "IdmMember app1: route must not contain '.' (the route follows the '.' in the session "
-       "id), got 'a.b'"},
-      {"route=", "IdmMember app1: route must be 1..63 characters of A-Z a-z 0-9 _ -, got ''"},
-      {"route=a/b", "IdmMember app1: route must be 1..63 characters of A-Z a-z 0-9 _ -, got 'a/b'"},
+      {"route=", "IdmMember app1: route must be 1..63 characters of A-Z a-z 0-9 _ . -, got ''"},
+      {"route=a/b", "IdmMember app1: route must be 1..63 characters of A-Z a-z 0-9 _ . -, got 'a/b'"},
+      {"route=a;b", "IdmMember app1: route must be 1..63 characters of A-Z a-z 0-9 _ . -, got 'a;b'"},
+      {"route=" + std::string(64, 'r'), "IdmMember app1: route must be 1..63 characters"},
       {"status=paused", "IdmMember app1: status must be active, disabled, stopped or standby, got 'paused'"},
       {"domain=", "IdmMember app1: domain must be 1..63 characters of A-Z a-z 0-9 _ . -, got ''"},
       {"domain=a b", "IdmMember app1: domain must be 1..63 characters"},
-      {"redirect=n.2", "IdmMember app1: redirect must be the route of another member"},
+      {"redirect=n/2", "IdmMember app1: redirect must be the route of another member"},
       {"redirect=", "IdmMember app1: redirect must be the route of another member"},
       {"secret=", "IdmMember app1: secret must be 1..255 printable ASCII characters without spaces"},
       {"secret=a b", "IdmMember app1: secret must be 1..255 printable ASCII"},
@@ -214,7 +220,10 @@ TEST_CASE("name, route and secret predicates", "[config][member]") {
   CHECK_FALSE(idmb::config::is_valid_name(""));
   CHECK_FALSE(idmb::config::is_valid_name("*"));
   CHECK(idmb::config::is_valid_route("node-1_A"));
-  CHECK_FALSE(idmb::config::is_valid_route("node.1"));
+  CHECK(idmb::config::is_valid_route("node.1"));  // Tomcat's jvmRoute may have dots
+  CHECK(idmb::config::is_valid_route("01"));
+  CHECK_FALSE(idmb::config::is_valid_route("a/b"));
+  CHECK_FALSE(idmb::config::is_valid_route(""));
   CHECK(idmb::config::is_valid_secret("!~"));
   CHECK_FALSE(idmb::config::is_valid_secret(std::string_view("a\0b", 3)));
   CHECK_FALSE(idmb::config::is_valid_secret("a\x7f"));

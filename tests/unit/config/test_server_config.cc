@@ -68,7 +68,8 @@ TEST_CASE("server config: directives in the wrong place", "[config][server]") {
 TEST_CASE("server config: httpd's argument counts for TAKE1 and TAKE2", "[config][server]") {
   ServerConfig conf;
   CHECK(conf.apply("IdmMount", {"/a/*"}).error() ==
-        "IdmMount takes two arguments, IdmMount PATTERN BALANCER: forward matching URLs");
+        "IdmMount takes two arguments, IdmMount PATTERN BALANCER: forward matching URLs; inside <Location> or "
+        "<LocationMatch>: IdmMount BALANCER");
   CHECK(conf.apply("IdmDrainQuietTime", {}).error() ==
         "IdmDrainQuietTime takes one argument, IdmDrainQuietTime DURATION: a disabled member with "
         "nothing in flight and no live session's request for this long is reported drained");

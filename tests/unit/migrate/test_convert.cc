@@ -103,11 +103,36 @@ TEST_CASE("convert: JkMount WORKER inside <Location>, and the status workers") {
          kWorkers);
   // mod_jk maps the Location's exact path: an IdmMount of the server, after the </Location>.
   CHECK(r.output.find("</Location>\nIdmMount /app/admin lb\n") != std::string::npos);
+  CHECK(has_line(r.output,
+                 "  # idmbalance-migrate: IdmMount /app/admin lb (this exact path, as mod_jk maps it) "
+                 "follows the </Location>; IdmMount lb here would apply to every path the <Location> "
+                 "covers"));
   CHECK(r.output.find("</Location>\nIdmUnmount /nojk lb\n") != std::string::npos);
   CHECK(has_line(r.output, "<Location /jkstatus>"));
   CHECK(has_line(r.output, "    SetHandler idmbalance-status"));
   CHECK(has_line(r.output, "<LocationMatch ^/jkmanager$>"));
   CHECK(has_line(r.output, "    SetHandler idmbalance-manager"));
+  CHECK(read_back(r.output).ok());
+}
+
+TEST_CASE("convert: JkMount WORKER inside <LocationMatch>: the expression's text as a pattern, as mod_jk") {
+  const Result r =
+      ok("JkWorkersFile workers.properties\n"
+         "<VirtualHost *:80>\n"
+         "<LocationMatch \"/app/export.csv\">\n  JkMount lb\n</LocationMatch>\n"
+         "<Location ~ \"/app/report.pdf\">\n  JkUnMount lb\n</Location>\n"
+         "<LocationMatch \"^/app/(a|b)/\">\n  JkMount lb\n</LocationMatch>\n"
+         "</VirtualHost>\n");
+  CHECK(r.output.find("</LocationMatch>\nIdmMount /app/export.csv lb\n") != std::string::npos);
+  CHECK(r.output.find("</Location>\nIdmUnmount /app/report.pdf lb\n") != std::string::npos);
+  CHECK(r.output.find("IdmMount ^/app") == std::string::npos);
+  REQUIRE(r.warnings.size() == 3);
+  CHECK_THAT(format_warning(r.warnings[0]),
+             Catch::StartsWith("/etc/apache2/httpd.conf:4: warning: mod_jk takes the <LocationMatch> expression as a "
+                               "path pattern, not as an expression: IdmMount /app/export.csv lb (the same) follows"));
+  CHECK_THAT(format_warning(r.warnings[0]), Catch::Contains("write IdmMount lb inside the <LocationMatch> instead"));
+  CHECK_THAT(format_warning(r.warnings[2]),
+             Catch::Contains("which mod_jk refuses unless it starts with '/': not carried over"));
   CHECK(read_back(r.output).ok());
 }
 
@@ -219,6 +244,7 @@ TEST_CASE("convert: LoadModule, IfModule, no-jk, dropped directives, JkEnvVar") 
          "SetEnvIf Request_URI \"\\.gif$\" no-jk\n"
          "RewriteRule ^/x - [E=no-jk:1]\n"
          "JkEnvVar SHIB_MAIL unknown\n"
+         "JkEnvVar SHIB_EMPTY \"\"\n"
          "</IfModule>\n",
          kWorkers);
   CHECK(has_line(r.output, "# mod_jk: LoadModule jk_module /usr/lib/apache2/modules/mod_jk.so"));
@@ -226,6 +252,8 @@ TEST_CASE("convert: LoadModule, IfModule, no-jk, dropped directives, JkEnvVar") 
   CHECK(has_line(r.output, "SetEnvIf Request_URI \"\\.gif$\" no-idmbalance"));
   CHECK(has_line(r.output, "RewriteRule ^/x - [E=no-idmbalance:1]"));
   CHECK(has_line(r.output, "IdmEnvAttribute SHIB_MAIL unknown"));
+  // httpd hands mod_jk (TAKE12) an empty second argument as none: sent only when set.
+  CHECK(has_line(r.output, "IdmEnvAttribute SHIB_EMPTY"));
   CHECK(r.warnings.empty());
   CHECK(jk_free(r.output));
 }
@@ -260,10 +288,24 @@ TEST_CASE("convert: errors name FILE:LINE") {
   auto refused =
       convert({"/etc/apache2/httpd.conf"}, memory_files({{"/etc/apache2/httpd.conf", "JkWorkersFile w\n"},
                                                          {"/etc/apache2/w",
-                                                          "worker.list=lb\nworker.t1.route=a.b\n"
+                                                          "worker.list=lb\nworker.t1.route=a/b\n"
                                                           "worker.lb.type=lb\nworker.lb.balance_workers=t1\n"}}));
   REQUIRE_FALSE(refused.ok());
   CHECK(refused.error().find("is refused") != std::string::npos);
+}
+
+TEST_CASE("convert: routes with dots, digits first, dashes and underscores are carried over") {
+  const Result r = ok("JkWorkersFile workers.properties\n",
+                      "worker.list=lb\n"
+                      "worker.t1.host=10.0.0.1\nworker.t1.route=dc1.web1.example.org\n"
+                      "worker.t2.host=10.0.0.2\nworker.t2.route=01_node-2\n"
+                      "worker.t3.host=10.0.0.3\nworker.t3.route=dc2.n3\nworker.t3.domain=own\n"
+                      "worker.lb.type=lb\nworker.lb.balance_workers=t1,t2,t3\n");
+  // mod_jk puts a member whose route has a '.' in the domain before it, unless domain is set.
+  CHECK(has_line(r.output, "    IdmMember t1 ajp://10.0.0.1:8009 route=dc1.web1.example.org domain=dc1"));
+  CHECK(has_line(r.output, "    IdmMember t2 ajp://10.0.0.2:8009 route=01_node-2"));
+  CHECK(has_line(r.output, "    IdmMember t3 ajp://10.0.0.3:8009 route=dc2.n3 domain=own"));
+  CHECK(r.warnings.empty());
 }
 
 TEST_CASE("convert: --workers and --uriworkermap override the files the config names") {

@@ -36,9 +36,14 @@ TEST_CASE("route_of", "[route]") {
       {"abc.", ""},
       {"", ""},
       {".", ""},
-      {"..", ""},
-      {"abc.t1.x", ""},  // jvmRoute has no '.', so this names no member
-      {"abc..t1", ""},
+      {"..", "."},
+      // Everything after the first '.' (Tomcat's ids have none): a jvmRoute keeps its dots.
+      {"abc.t1.x", "t1.x"},
+      {"abc..t1", ".t1"},
+      {"ABC.web1.example.org", "web1.example.org"},
+      {"abc.dc1.node-02", "dc1.node-02"},
+      {"abc.01", "01"},
+      {"abc._n", "_n"},
       {"abc.t 1", ""},
       {"abc.t1 ", ""},
       {"abc.t1\"", ""},
@@ -101,7 +106,7 @@ TEST_CASE("session_routes: cookies", "[route]") {
       {";JSESSIONID=abc.t1;", {"t1"}},
       {"JSESSIONID=abc.t1=x", {}},
       {"JSESSIONID=abc=.t1", {"t1"}},
-      {"JSESSIONID=abc.t1.t2", {}},
+      {"JSESSIONID=abc.t1.t2", {"t1.t2"}},  // everything after the first '.'
       // RFC 2109 style attributes are just other cookies
       {"$Version=1; JSESSIONID=abc.t1; $Path=/app", {"t1"}},
   }));
@@ -131,7 +136,8 @@ TEST_CASE("session_routes: path parameter", "[route]") {
       {"/app/x.jsp;xjsessionid=abc.t1", {}},
       {"/app/jsessionid=abc.t1", {}},  // needs the ';'
       {"/app/x.jsp;;jsessionid=abc.t1", {"t1"}},
-      {"/app/x.jsp;jsessionid=abc.t1.x", {}},
+      {"/app/x.jsp;jsessionid=abc.t1.x", {"t1.x"}},
+      {"/app/x.jsp;jsessionid=abc.web1.example.org", {"web1.example.org"}},
       {"/app/x.jsp;jsessionid=abc.t%31", {}},  // raw path: no decoding
       {"/a;jsessionid=x.t1/b;jsessionid=y.t2", {"t1", "t2"}},
       {"/a;jsessionid=bad/b;jsessionid=y.t2", {"t2"}},
