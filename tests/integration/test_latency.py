@@ -86,16 +86,17 @@ def test_latency_in_json_and_prometheus(stack):
         (artifacts_dir(stack) / "latency-prometheus.txt").write_text("\n".join(lines) + "\n")
 
 
-LOG_FORMAT = ('%>s %D %{IDMB_BACKEND_US}e %{IDMB_BACKEND_TIME}e %{IDMB_ATTEMPTS}e '
-              '%{IDMB_FIRST_MEMBER}e %{IDMB_MEMBER}e "%U"')
-LOG_LINE = re.compile(r'^(\d{3}) (\d+) (\S+) (\S+) (\S+) (\S+) (\S+) "([^"]*)"$')
+LOG_FORMAT = ('%>s %D %{IDMB_BACKEND_US}e %{IDMB_ATTEMPTS}e '
+              '%{IDMB_FIRST_MEMBER}e %{IDMB_MEMBER}e %U')
+LOG_LINE = re.compile(r'^(\d{3}) (\d+) (\S+) (\S+) (\S+) (\S+) (\S+)$')
 
 
-def read_log(path: Path, expected: int):
+def read_log(path: Path, expected: int, start: int):
+    """The lines written after byte `start` (the work dir, and its log, outlive a run)."""
     def lines():
         if not path.exists():
             return None
-        got = [ln for ln in path.read_text().splitlines() if ln.strip()]
+        got = [ln for ln in path.read_bytes()[start:].decode().splitlines() if ln.strip()]
         return got if len(got) >= expected else None
     got = stk.wait_for(lines, 10, 0.1, f"{expected} lines in {path}")
     return [LOG_LINE.match(ln) for ln in got]
@@ -112,20 +113,20 @@ def test_backend_time_attempts_and_first_member_in_the_access_log(stack):
     with own_httpd(stack, "logtime", b, extra=extra) as h:
         port = h.config.port
         log = h.config.root / "logs" / "idmbtime.log"
+        start = log.stat().st_size if log.exists() else 0
         paths = [f"/app/slow?ms={SLOW_MS}", "/app/echo", "/app/echo", f"/app/slow?ms={SLOW_MS}"]
         for p in paths:
             assert httpc.get(port, p, timeout=10).status == 200
         assert httpc.get(port, "/not-mounted", timeout=10).status == 404
-        parsed = read_log(log, len(paths) + 1)
+        parsed = read_log(log, len(paths) + 1, start)
     assert all(parsed), "unparsed log lines"
-    forwarded = [m for m in parsed if m.group(8).startswith("/app/")]
+    forwarded = [m for m in parsed if m.group(7).startswith("/app/")]
     assert len(forwarded) == len(paths)
     failovers = 0
     for m in forwarded:
-        status, total_us, backend_us, backend_s, attempts, first, member, url = m.groups()
+        status, total_us, backend_us, attempts, first, member, url = m.groups()
         assert status == "200" and member == "t1", m.group(0)
         assert 0 < int(backend_us) <= int(total_us), m.group(0)  # the backend's share of %D
-        assert float(backend_s) == pytest.approx(int(backend_us) / 1e6, abs=1e-6), m.group(0)
         if url == "/app/slow":
             assert int(backend_us) >= SLOW_MS * 1000, m.group(0)
         if attempts == "2":
@@ -136,5 +137,5 @@ def test_backend_time_attempts_and_first_member_in_the_access_log(stack):
     # The first request to reach deadmember takes it out; the rest go to t1 directly.
     assert failovers == 1, [m.group(0) for m in forwarded]
     # Not forwarded: httpd's own 404 has no IDMB_* values ("-").
-    local = [m for m in parsed if m.group(8) == "/not-mounted"]
-    assert local and local[0].group(3) == "-" and local[0].group(5) == "-", local[0].group(0)
+    local = [m for m in parsed if m.group(7) == "/not-mounted"]
+    assert local and local[0].group(3) == "-" and local[0].group(4) == "-", local[0].group(0)

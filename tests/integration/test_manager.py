@@ -101,7 +101,7 @@ def test_prometheus_format_matches_json(stack, path, sessions):
     prom: Dict[tuple, float] = {}
     for name, labels, value in samples:
         key = (name, labels.get("balancer"), labels.get("member"),
-               labels.get("class") or labels.get("state") or labels.get("activation"))
+               labels.get("class") or labels.get("state") or labels.get("activation") or labels.get("le"))
         assert key not in prom, f"duplicate sample {key}"
         prom[key] = value
     checked = 0
@@ -123,6 +123,9 @@ def test_prometheus_format_matches_json(stack, path, sessions):
                 assert val("idmbalance_member_errors_total", cls) == n, (k, cls)
             assert val("idmbalance_member_state", m["state"]) == 1, k
             assert val("idmbalance_member_activation", m["activation"]) == 1, k
+            timed = m["latency"]["since_start"]["count"]
+            assert val("idmbalance_member_response_seconds_count") == timed, k
+            assert val("idmbalance_member_response_seconds_bucket", "+Inf") == timed, k
             assert val("idmbalance_member_drained") == (1 if m["drained"] else 0), k
             checked += 1
     assert checked >= 10

@@ -31,7 +31,7 @@ constexpr std::pair<std::string_view, std::string_view> kWarned[] = {
     {"JkWorkerIndicator", "no equivalent: mount the paths with IdmMount"},
     {"JkRequestLogFormat",
      "no separate request log: use LogFormat with %{IDMB_BALANCER}e (%w), %{IDMB_MEMBER}e (%R), "
-     "%{IDMB_BACKEND_TIME}e (%T, time at the backend), %{IDMB_ATTEMPTS}e and %{IDMB_FIRST_MEMBER}e"},
+     "%{IDMB_BACKEND_US}e (%T, time at the backend, in microseconds), %{IDMB_ATTEMPTS}e and %{IDMB_FIRST_MEMBER}e"},
     {"JkIgnoreCLIndicator", "no equivalent: Content-Length is always honoured"},
 };
 
