@@ -83,6 +83,7 @@ class TimedClient final : public forward::ClientSide {
     return client_.send_headers(headers, content_length);
   }
   bool send_body(std::span<const std::uint8_t> data) override { return client_.send_body(data); }
+  bool send_pending() override { return client_.send_pending(); }
   bool flush() override { return client_.flush(); }
   void restart() { headers_us_ = -1; }
   std::int64_t headers_us() const { return headers_us_; }
