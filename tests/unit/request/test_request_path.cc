@@ -125,6 +125,7 @@ class Client final : public request::Client {
     return inner.send_headers(h, length);
   }
   bool send_body(std::span<const std::uint8_t> data) override { return inner.send_body(data); }
+  bool send_pending() override { return inner.send_pending(); }
   bool flush() override { return inner.flush(); }
   IoStatus prefetch_body(std::size_t limit) override {
     prefetch_limit = limit;
@@ -284,6 +285,18 @@ TEST_CASE("request path: a good answer is relayed, the connection pooled, nothin
   CHECK(rig.slot(m).requests == 1);
   CHECK(rig.request.secret == std::optional<std::string_view>("s3cret"));
   CHECK(rig.client.prefetch_limit == 0);  // no body: nothing read ahead
+}
+
+TEST_CASE("request path: held response bytes reach the client before each wait on the backend", "[request]") {
+  Rig rig;
+  rig.backends.will_answer(0, ok_reply("hi"));
+  rig.backends.will_answer(1, ok_reply("hi"));
+  CHECK(rig.run() == request::kHandled);
+  // The exchange asks before every packet it waits for (this backend never has one buffered);
+  // the request path's own client wrapper must pass that on, not swallow it.
+  REQUIRE(rig.client.inner.pending_at.size() >= 2);
+  CHECK(rig.client.inner.pending_at.front() == 0);
+  CHECK(rig.client.inner.pending_at.back() == 2);  // before END_RESPONSE, after "hi"
 }
 
 // The matrix: one member fails in a given way, the other would answer. Is the request tried
