@@ -66,7 +66,8 @@ bool ref_name(std::string_view s) {
   if (s.empty() || s.size() > 63) return false;
   return std::all_of(s.begin(), s.end(), [](char c) { return name_char(c) || c == '.'; });
 }
-bool ref_route(std::string_view s) { return ref_name(s) && s.find('.') == std::string_view::npos; }
+// Routes take a name's alphabet, dots included (Tomcat's jvmRoute "dc1.web-02").
+bool ref_route(std::string_view s) { return ref_name(s); }
 bool ref_secret(std::string_view s) {
   if (s.empty() || s.size() > 255) return false;
   return std::all_of(s.begin(), s.end(), [](char c) { return c > 0x20 && c < 0x7F; });

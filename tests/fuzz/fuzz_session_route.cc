@@ -1,6 +1,6 @@
 // Session-id and route parsing (idmb/session_route.h): session_routes and route_of, against a
 // reference written from the header's contract, plus properties: every route is non-empty
-// [A-Za-z0-9_-] and a view into the inputs; path routes come before cookie routes; the query
+// [A-Za-z0-9_.-] and a view into the inputs; path routes come before cookie routes; the query
 // does not count; a well-formed NAME=id.ROUTE cookie appended to any header is found last.
 //
 // Input: 0x1F-separated fields: control, raw_path, cookie_header, cookie_name, path_param,
@@ -22,7 +22,8 @@ using idmb::route::session_routes;
 namespace {
 
 bool is_route_char(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+         c == '.';  // a jvmRoute keeps its own dots: everything after the id's first '.'
 }
 
 bool is_valid_route(std::string_view r) {
