@@ -53,7 +53,15 @@ ClientBrigade::Read ClientBrigade::read_body(std::span<std::uint8_t> out) {
     prefetched_used_ += n;
     return {forward::IoStatus::Ok, n};
   }
-  return read_from_filters(out);
+  Read read = read_from_filters(out);
+  read_past_prefetch_ = read_past_prefetch_ || read.n > 0;
+  return read;
+}
+
+bool ClientBrigade::rewind_body() {
+  if (read_past_prefetch_) return false;
+  prefetched_used_ = 0;
+  return true;
 }
 
 ClientBrigade::Read ClientBrigade::read_from_filters(std::span<std::uint8_t> out) {

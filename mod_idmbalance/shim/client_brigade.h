@@ -23,6 +23,8 @@ class ClientBrigade final : public request::Client {
   // slowly (IdmRequestBodyBuffer), holds no max= place and no Tomcat thread meanwhile.
   // read_body hands these bytes out first.
   forward::IoStatus prefetch_body(std::size_t limit) override;
+  // Hands the prefetched bytes out again, if read_body never went past them.
+  bool rewind_body() override;
   bool send_headers(const ajp::SendHeaders& headers, std::optional<std::uint64_t> content_length) override;
   // Holds the body back (up to kMaxHeld bytes) until send_pending, flush or finish, so that
   // head, body and end of a response that came in one read leave in one pass.
@@ -50,6 +52,7 @@ class ClientBrigade final : public request::Client {
   bool body_ended_ = false;
   std::vector<std::uint8_t> prefetched_;
   std::size_t prefetched_used_ = 0;
+  bool read_past_prefetch_ = false;  // body bytes came from the filters: a retry cannot resend them
 };
 
 }  // namespace idmb::shim

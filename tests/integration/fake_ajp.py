@@ -29,8 +29,9 @@ It reads FORWARD_REQUEST packets, takes the request URI and answers according to
     anything else          404 "no such fault"
 
 CPING (type 10) is answered with CPONG unless `cping_mode` is "ignore" (no answer), "close",
-or "ignore_used" (no answer on a connection that already served a request: an idle connection
-a firewall dropped silently).
+or "ignore_used" (a connection that served its last request before the mode was set is an idle
+connection a firewall dropped silently: from its first unanswered CPING on, nothing on it is
+answered; connections used since work).
 Everything it sees is recorded (connections, requests, which connection served which request,
 when a connection was closed and by whom) for the tests to query in-process.
 
@@ -230,6 +231,8 @@ class ConnRecord:
     closed_by: Optional[str] = None   # "peer" | "fake"
     requests: List[str] = field(default_factory=list)
     cpings: int = 0
+    last_request: float = 0.0
+    black_hole: bool = False  # "ignore_used": dropped by a firewall, nothing gets through
 
 
 @dataclass
@@ -252,7 +255,7 @@ class FakeAjp:
         self.host = host
         self.packet_size = packet_size
         self.secret = secret
-        self.cping_mode = "answer"       # "answer" | "ignore" | "close"
+        self.cping_mode = "answer"       # "answer" | "ignore" | "close" | "ignore_used"
         self.lock = threading.Lock()
         self.conns: List[ConnRecord] = []
         self.requests: List[RequestRecord] = []
@@ -267,6 +270,19 @@ class FakeAjp:
         self._live: Dict[int, socket.socket] = {}
 
     # -- control
+    @property
+    def cping_mode(self) -> str:
+        return self._cping_mode
+
+    @cping_mode.setter
+    def cping_mode(self, mode: str) -> None:
+        self._cping_mode = mode
+        self._mode_since = time.monotonic()  # "ignore_used": connections idle since are dropped
+
+    def _dropped(self, rec: ConnRecord) -> bool:
+        return (self.cping_mode == "ignore_used" and bool(rec.requests)
+                and rec.last_request < self._mode_since)
+
     def start(self) -> "FakeAjp":
         self._thread = threading.Thread(target=self._accept_loop, name="fake-ajp-accept",
                                         daemon=True)
@@ -491,11 +507,14 @@ class FakeAjp:
                     return
                 if not data:
                     raise ProtocolError("empty packet")
+                if rec.black_hole:
+                    continue
                 if data[0] == 10:   # CPING
                     with self.lock:
                         rec.cpings += 1
-                    if self.cping_mode == "answer" or (
-                            self.cping_mode == "ignore_used" and not rec.requests):
+                    if self._dropped(rec):
+                        rec.black_hole = True
+                    elif self.cping_mode in ("answer", "ignore_used"):
                         s.sendall(CPONG)
                     elif self.cping_mode == "close":
                         self._close(s, rec, "fake")
@@ -511,6 +530,7 @@ class FakeAjp:
                     self.secret is None or req.attributes.get("secret") == self.secret, req)
                 with self.lock:
                     rec.requests.append(path)
+                    rec.last_request = time.monotonic()
                     self.requests.append(record)
                 if self.secret is not None and req.attributes.get("secret") != self.secret:
                     s.sendall(send_headers(403, "403", []) + end_response(False))

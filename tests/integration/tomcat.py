@@ -172,7 +172,7 @@ class Tomcat:
             deployOnStartup="true">
         <Valve className="org.apache.catalina.valves.AccessLogValve" directory="logs"
                prefix="access" suffix=".log" buffered="false"
-               pattern="%h %t &quot;%r&quot; %s %b %Dms route={self.route}" />
+               pattern="%h %t &quot;%r&quot; %s %b %Dms route={self.route} id=%{{X-Request-Id}}i" />
       </Host>
     </Engine>
   </Service>

@@ -277,6 +277,14 @@ Status number(std::uint32_t& target, std::string_view name, const Args& args, st
   return Ok{};
 }
 
+Status on_off(bool& target, std::string_view name, const Args& args) {
+  if (args.size() != 1 || !(ascii::iequals(args[0], "on") || ascii::iequals(args[0], "off"))) {
+    return fail(std::string(name) + ": expected on or off");
+  }
+  target = ascii::iequals(args[0], "on");
+  return Ok{};
+}
+
 }  // namespace directive
 
 Status validate(const BalancerConfig& balancer) {

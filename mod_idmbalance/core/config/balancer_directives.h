@@ -22,6 +22,8 @@ Status outlier_detection(BalancerConfig& balancer, std::string_view name, const 
 
 // One duration into `target`; zero only with allow_zero.
 Status duration(std::uint32_t& target, std::string_view name, const Args& args, bool allow_zero);
+// "on" or "off" into `target`.
+Status on_off(bool& target, std::string_view name, const Args& args);
 // One number min..max into `target`.
 Status number(std::uint32_t& target, std::string_view name, const Args& args, std::uint32_t min, std::uint32_t max);
 

@@ -114,6 +114,12 @@ constexpr auto kTable = std::to_array<Directive>({
                "[latency_factor=F] [latency_min=D] [ejection_time=D] [max_ejection_time=D] [max_ejected=PCT]: "
                "take a member whose error rate or p99 stands far above its peers' out for a while",
                d::outlier_detection),
+    in_section("IdmPingBeforePost",
+               "IdmPingBeforePost on|off: CPING a connection before a request that cannot be replayed (POST, "
+               "PATCH, ...) goes out on it, so a stopping Tomcat never loses one",
+               [](BalancerConfig& b, std::string_view name, const Args& args) {
+                 return d::on_off(b.ping_before_post, name, args);
+               }),
 });
 
 #undef IDMB_DURATION

@@ -3,6 +3,8 @@
 #include "idmb/forwarder.h"
 
 #include <algorithm>
+#include <array>
+#include <cstring>
 #include <string>
 #include <variant>
 
@@ -63,8 +65,10 @@ class Exchange {
     if (!size) {
       return finish(Outcome::RequestTooLarge, size.error());
     }
-    result_.request_sent = true;  // from here on a byte may have reached Tomcat
-    if (auto s = backend_.write_all(packet_.first(*size)); s != IoStatus::Ok) {
+    // From here on a byte may have reached Tomcat; behind a CPING, only once it answers.
+    result_.request_sent = !options_.cping_first;
+    awaiting_cpong_ = options_.cping_first;
+    if (auto s = write_request(*size); s != IoStatus::Ok) {
       return finish(Outcome::BackendClosed, "sending request: " + std::string(to_string(s)));
     }
     // Tomcat expects the first body packet unsolicited iff it was told a Content-Length > 0.
@@ -92,6 +96,9 @@ class Exchange {
       auto message = ajp::decode_message(*payload, ajp::HeadCheck::LayoutOnly);
       if (!message) {
         return finish(Outcome::ProtocolError, message.error());
+      }
+      if (awaiting_cpong_ && !std::holds_alternative<ajp::Cpong>(*message)) {
+        return finish(Outcome::ProtocolError, "reply before the CPONG to the CPING ahead of the request");
       }
       if (!std::visit([this](const auto& m) { return on(m); }, *message)) {
         return result_;
@@ -170,7 +177,27 @@ class Exchange {
     return false;
   }
 
-  bool on(const ajp::Cpong&) { return stop(Outcome::ProtocolError, "unexpected CPONG during a request"); }
+  bool on(const ajp::Cpong&) {
+    if (!awaiting_cpong_) return stop(Outcome::ProtocolError, "unexpected CPONG during a request");
+    awaiting_cpong_ = false;
+    result_.request_sent = true;
+    return true;
+  }
+
+  // FORWARD_REQUEST (encoded at the start of packet_), behind a CPING if asked: one write when
+  // both fit the packet.
+  IoStatus write_request(std::size_t size) {
+    if (!options_.cping_first) return backend_.write_all(packet_.first(size));
+    std::array<std::uint8_t, ajp::kCpingSize> cping{};
+    ajp::encode_cping(cping);
+    if (size + cping.size() > packet_.size()) {
+      if (auto s = backend_.write_all(cping); s != IoStatus::Ok) return s;
+      return backend_.write_all(packet_.first(size));
+    }
+    std::memmove(packet_.data() + cping.size(), packet_.data(), size);
+    std::copy(cping.begin(), cping.end(), packet_.begin());
+    return backend_.write_all(packet_.first(size + cping.size()));
+  }
 
   bool stop(Outcome outcome, std::string detail) {
     finish(outcome, std::move(detail));
@@ -207,7 +234,7 @@ class Exchange {
   std::optional<std::span<const std::uint8_t>> read_packet() {
     auto header = packet_.first(ajp::kHeaderSize);
     if (auto s = backend_.read_exact(header); s != IoStatus::Ok) {
-      fail_read(s, "waiting for reply");
+      fail_read(s, awaiting_cpong_ ? "waiting for the CPONG ahead of the request (not sent)" : "waiting for reply");
       return std::nullopt;
     }
     auto length = ajp::decode_packet_header(header, options_.packet_size);
@@ -292,6 +319,7 @@ class Exchange {
   bool body_done_;
   bool headers_seen_ = false;
   bool discard_body_ = false;
+  bool awaiting_cpong_ = false;
   std::optional<std::uint64_t> declared_length_;
   Result result_;
 };

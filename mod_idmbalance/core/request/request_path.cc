@@ -113,6 +113,7 @@ class Forwarding {
     options_.head_request = plan.head_only;
     if (cfg.sticky.enabled) options_.session_cookie = cfg.sticky.cookie;
     options_.fail_on_status = cfg.fail_on_status;
+    options_.cping_first = cfg.ping_before_post && !failure::is_idempotent(plan.method);
   }
 
   int run() {
@@ -224,8 +225,7 @@ class Forwarding {
       result = forward::exchange(request_, body_, options_, packet_, *connection, timed_);
       if (result.outcome == Outcome::Ok) break;
       connection.reset();  // any failure: the connection is closed, never reused
-      const bool stale_pooled =
-          reused && result.outcome == Outcome::BackendClosed && failure::may_retry(result, plan_.method);
+      const bool stale_pooled = reused && result.outcome == Outcome::BackendClosed && may_retry(result);
       if (!stale_pooled) break;
       deps_.client.forget_response();
       note(deps_.log, Level::Debug, "member ", deps_.env.member_label(member), ": pooled connection failed (",
@@ -284,6 +284,13 @@ class Forwarding {
          ", ", reused ? "pooled" : "new", " connection");
   }
 
+  // Whether a failed attempt may be tried again. Body bytes went out only if Tomcat closed before
+  // the CPONG to a CPING ahead of the request (cping_first): the retry sends them again.
+  bool may_retry(const forward::Result& result) {
+    if (!failure::may_retry(result, plan_.method)) return false;
+    return !result.body_consumed || result.request_sent || deps_.client.rewind_body();
+  }
+
   // After a failed attempt: nullopt to try another member, else the answer.
   std::optional<int> failed(int member, const forward::Result& result) {
     if (!result.response_started) deps_.client.forget_response();  // retry or error page
@@ -304,7 +311,7 @@ class Forwarding {
                                                                      : Level::Info;
     note(deps_.log, level, "member ", deps_.env.member_label(member), " of balancer ", cfg_.name, ": ",
          forward::to_string(result.outcome), ": ", result.detail);
-    if (failure::may_retry(result, plan_.method)) {
+    if (may_retry(result)) {
       last_failure_status_ = status_for(result);
       return std::nullopt;  // nothing harmful happened yet: try another member
     }

@@ -71,6 +71,7 @@ struct ForwardRequest {
 Expected<std::size_t> encode_forward_request(const ForwardRequest& request, std::span<std::uint8_t> out);
 
 // CPING: 12 34 00 01 0A. Returns 5.
+inline constexpr std::size_t kCpingSize = 5;
 std::size_t encode_cping(std::span<std::uint8_t> out);
 
 // A request-body packet: the caller has placed `n` data bytes at out[kBodyChunkOverhead..];

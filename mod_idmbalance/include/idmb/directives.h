@@ -53,7 +53,7 @@ struct Directive {
   LocationApply apply_in_location = nullptr;
 };
 
-inline constexpr std::size_t kDirectiveCount = 26;
+inline constexpr std::size_t kDirectiveCount = 27;
 
 // Every directive, in the order httpd lists them (`apache2 -L`).
 std::span<const Directive, kDirectiveCount> directives();

@@ -84,8 +84,10 @@ std::string_view to_string(Outcome o);
 
 struct Result {
   Outcome outcome = Outcome::Ok;
-  bool reuse_connection = false;         // only if END_RESPONSE said reuse and nothing went wrong
-  bool request_sent = false;             // some byte of FORWARD_REQUEST reached the backend
+  bool reuse_connection = false;  // only if END_RESPONSE said reuse and nothing went wrong
+  // Tomcat may have read some byte of FORWARD_REQUEST. With cping_first, only once the CPONG
+  // came: Tomcat answers a CPING before it reads the next message.
+  bool request_sent = false;
   bool response_started = false;         // bytes were passed towards the client (headers alone are not)
   bool body_consumed = false;            // some client body byte was read (a retry could not replay it)
   bool opened_session = false;           // the response set the session cookie (ExchangeOptions)
@@ -107,6 +109,11 @@ struct ExchangeOptions {
   // IdmFailOnStatus: an answer with status CODE ends as Outcome::FailOnStatus, with -CODE as
   // Outcome::RetryOnStatus, before the client sees any of it.
   std::span<const int> fail_on_status;
+  // Send a CPING in the same write as FORWARD_REQUEST and expect CPONG first: a connection closed
+  // before the CPONG never reached Tomcat's request processing, so even a POST may go elsewhere
+  // (Result::request_sent stays false). A stopping Tomcat closes keep-alive connections without
+  // reading what arrives on them; Tomcat processes a request that follows a CPING it answered.
+  bool cping_first = false;
 };
 
 // Runs one exchange on a connection that is ready for a new request. `packet` must be at least

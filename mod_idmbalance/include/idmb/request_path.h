@@ -88,6 +88,9 @@ class Client : public forward::ClientSide {
  public:
   // Reads up to `limit` body bytes before any member is chosen (read_body hands them out first).
   virtual forward::IoStatus prefetch_body(std::size_t limit) = 0;
+  // A retry of a request Tomcat never read (it closed before the CPONG): read_body starts over
+  // with the prefetched bytes. False if some body byte came from beyond them.
+  virtual bool rewind_body() = 0;
   virtual void finish() = 0;           // a complete response
   virtual void forget_response() = 0;  // nothing went out: a retry or an error page starts clean
   virtual void abort_response() = 0;   // headers went out, the body broke: truncate and close

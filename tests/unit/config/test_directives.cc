@@ -33,7 +33,8 @@ TEST_CASE("directives: every one once, in httpd's listing order", "[config][dire
                                                "IdmUnmount",       "IdmDrainQuietTime",
                                                "IdmFailOnStatus",  "IdmEnvAttribute",
                                                "IdmEnvIndicator",  "IdmMountCopy",
-                                               "IdmStripSession",  "IdmOutlierDetection"});
+                                               "IdmStripSession",  "IdmOutlierDetection",
+                                               "IdmPingBeforePost"});
   std::set<std::string> lowered;
   for (std::string_view n : names) {
     std::string l(n);

@@ -420,3 +420,100 @@ TEST_CASE("A response that opens a session is flagged, and refused before the cl
     CHECK_FALSE(result.opened_session);
   }
 }
+
+namespace {
+
+forward::Result run_behind_cping(FakeBackend& backend, FakeClient& client, BodyPlan body,
+                                 ajp::ForwardRequest request = simple_request("POST")) {
+  std::vector<std::uint8_t> packet(8192);
+  forward::ExchangeOptions options;
+  options.cping_first = true;
+  return forward::exchange(request, body, options, packet, backend, client);
+}
+
+const Bytes kCping{0x12, 0x34, 0x00, 0x01, 0x0A};
+
+}  // namespace
+
+TEST_CASE("cping_first: a CPING leads the request in the same write, and the CPONG comes first", "[forward]") {
+  FakeBackend backend;
+  backend.reply_after_write(1, concat({cpong(), send_headers(200, {}), body_chunk("done"), end_response(true)}));
+  FakeClient client("abc");
+  auto result = run_behind_cping(backend, client, {BodyPlan::Kind::Length, 3});
+  CHECK(result.outcome == Outcome::Ok);
+  CHECK(result.reuse_connection);
+  CHECK(client.received == "done");
+  REQUIRE(backend.writes.size() == 2);
+  const Bytes& first = backend.writes[0];
+  REQUIRE(first.size() > kCping.size() + 4);
+  CHECK(Bytes(first.begin(), first.begin() + 5) == kCping);
+  CHECK(first[5] == 0x12);
+  CHECK(first[6] == 0x34);
+  CHECK(first[9] == 0x02);  // FORWARD_REQUEST
+  CHECK(body_of(backend.writes[1]) == "abc");
+}
+
+TEST_CASE("cping_first: closed before the CPONG, the request never reached Tomcat", "[forward]") {
+  FakeBackend backend;  // reads nothing, then the connection ends
+  FakeClient client("abc");
+  auto result = run_behind_cping(backend, client, {BodyPlan::Kind::Length, 3});
+  CHECK(result.outcome == Outcome::BackendClosed);
+  CHECK_FALSE(result.request_sent);
+  CHECK(result.body_consumed);  // the first packet went out behind it: a retry must resend it
+
+  SECTION("closed after the CPONG, it may have run") {
+    FakeBackend answered;
+    answered.reply_after_write(0, cpong());
+    FakeClient again("abc");
+    auto r = run_behind_cping(answered, again, {BodyPlan::Kind::Length, 3});
+    CHECK(r.outcome == Outcome::BackendClosed);
+    CHECK(r.request_sent);
+  }
+  SECTION("no answer at all is a timeout, never taken for 'not sent' by the caller's retry rules") {
+    FakeBackend silent;
+    silent.when_drained = forward::IoStatus::Timeout;
+    FakeClient again("abc");
+    auto r = run_behind_cping(silent, again, {BodyPlan::Kind::Length, 3});
+    CHECK(r.outcome == Outcome::BackendTimeout);
+  }
+}
+
+TEST_CASE("cping_first: anything but a CPONG first is a protocol error", "[forward]") {
+  FakeBackend backend;
+  backend.reply_after_write(1, concat({send_headers(200, {}), end_response(true)}));
+  FakeClient client("abc");
+  auto result = run_behind_cping(backend, client, {BodyPlan::Kind::Length, 3});
+  CHECK(result.outcome == Outcome::ProtocolError);
+  CHECK(client.status == 0);  // nothing reached the client
+
+  SECTION("and a second CPONG is one too") {
+    FakeBackend twice;
+    twice.reply_after_write(1, concat({cpong(), cpong()}));
+    FakeClient again("abc");
+    CHECK(run_behind_cping(twice, again, {BodyPlan::Kind::Length, 3}).outcome == Outcome::ProtocolError);
+  }
+}
+
+TEST_CASE("cping_first: a request head that leaves no room for the CPING goes out in a second write", "[forward]") {
+  // The longest header that still lets the FORWARD_REQUEST fit the packet.
+  auto request = simple_request("POST");
+  std::vector<std::uint8_t> probe(8192);
+  request.headers.push_back({"X-Fill", ""});
+  std::string fill;
+  std::size_t full = 0;
+  for (std::size_t n = 8192; n > 0 && full == 0; --n) {
+    fill.assign(n, 'f');
+    request.headers.back().value = fill;
+    if (auto size = ajp::encode_forward_request(request, probe)) full = *size;
+  }
+  REQUIRE(full > 8192 - kCping.size());
+  FakeBackend backend;
+  backend.reply_after_write(1, concat({cpong(), send_headers(204, {}), end_response(true)}));
+  FakeClient client;
+  auto result = run_behind_cping(backend, client, {}, request);
+  CHECK(result.outcome == Outcome::Ok);
+  REQUIRE(backend.writes.size() == 2);
+  CHECK(backend.writes[0] == kCping);
+  CHECK(backend.writes[1].size() == full);
+  CHECK(backend.writes[1][4] == 0x02);
+}

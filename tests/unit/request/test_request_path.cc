@@ -41,6 +41,7 @@ struct MemberLog {
   int connects = 0;
   int kept = 0;
   int cleared = 0;
+  std::vector<Bytes> writes;  // every write, in order
 };
 
 // A scripted connection that reports to its member's log (the stream itself is owned by the
@@ -60,6 +61,8 @@ class Connection final : public forward::BackendStream {
   IoStatus write_all(std::span<const std::uint8_t> data) override {
     if (data.size() > 4 && data[4] == 0x02) ++log_.requests;
     if (data.size() > 4 && data[4] == 0x0A) ++log_.cpings;
+    if (data.size() > 9 && data[4] == 0x0A && data[9] == 0x02) ++log_.requests;  // behind a CPING
+    log_.writes.emplace_back(data.begin(), data.end());
     return backend_.write_all(data);
   }
   IoStatus read_exact(std::span<std::uint8_t> out) override { return backend_.read_exact(out); }
@@ -131,6 +134,11 @@ class Client final : public request::Client {
     prefetch_limit = limit;
     return prefetch_status;
   }
+  bool rewind_body() override {
+    ++rewound;
+    if (rewindable) inner.restart_body();
+    return rewindable;
+  }
   void finish() override { ++finished; }
   void forget_response() override {
     ++forgotten;
@@ -142,6 +150,8 @@ class Client final : public request::Client {
   IoStatus prefetch_status = IoStatus::Ok;
   std::size_t prefetch_limit = 0;
   int finished = 0;
+  int rewound = 0;
+  bool rewindable = true;  // the body read so far came from the prefetch
   int forgotten = 0;
   int aborted = 0;
 };
@@ -207,6 +217,8 @@ class Rig {
     cfg.name = "app";
     cfg.queue_timeout_ms = 100;
     cfg.ping_after_idle_ms = 1000;
+    // The scripted replies carry no CPONG; the CPING ahead of a POST has tests of its own.
+    cfg.ping_before_post = false;
     std::vector<table::MemberSlot*> pointers;
     for (int i = 0; i < members; ++i) {
       config::MemberConfig m;
@@ -426,6 +438,69 @@ TEST_CASE("request path: CPING after idle, and a fresh start when it fails", "[r
     CHECK(rig.blamed(0));
     CHECK(rig.backends.log[0].requests == 0);
   }
+}
+
+TEST_CASE("request path: a POST goes out behind a CPING; closed before the CPONG, it moves with its body",
+          "[request]") {
+  Rig rig;
+  rig.cfg.ping_before_post = true;
+  rig.chooser->slot(1).lb_value = 1u << 30;  // m0 first
+  rig.client = Client("abc");
+  // m0's pooled connection is closed by a stopping Tomcat: nothing read, no CPONG.
+  rig.backends.pool(0, 10, std::make_unique<Connection>(rig.backends.log[0], Bytes{}, IoStatus::Eof));
+
+  SECTION("a new connection to the same member answers") {
+    rig.backends.fresh[0].push_back(
+        std::make_unique<Connection>(rig.backends.log[0], concat({cpong(), ok_reply("ran once")}), IoStatus::Eof));
+    CHECK(rig.run("POST", length_body(3)) == request::kHandled);
+    CHECK(rig.client.inner.received == "ran once");
+    CHECK(rig.client.rewound == 1);
+    REQUIRE(rig.backends.log[0].writes.size() == 4);  // CPING+request, body; again on the new one
+    CHECK(rig.backends.log[0].writes[2][4] == 0x0A);
+    CHECK(rig.backends.log[0].writes[3].size() == 3 + 6);
+    CHECK(std::string(rig.backends.log[0].writes[3].begin() + 6, rig.backends.log[0].writes[3].end()) == "abc");
+  }
+  SECTION("the member is gone: another one answers") {
+    rig.backends.will_answer(1, concat({cpong(), ok_reply("other")}));
+    CHECK(rig.run("POST", length_body(3)) == request::kHandled);
+    CHECK(rig.client.inner.received == "other");
+    CHECK(rig.blamed(0));
+  }
+  SECTION("a body that went past what was prefetched is not resent: 503") {
+    rig.client.rewindable = false;
+    rig.backends.will_answer(1, concat({cpong(), ok_reply("other")}));
+    CHECK(rig.run("POST", length_body(3)) == 503);
+    CHECK(rig.backends.log[1].requests == 0);
+  }
+}
+
+TEST_CASE("request path: a POST whose CPING was answered is never sent again", "[request]") {
+  Rig rig;
+  rig.cfg.ping_before_post = true;
+  rig.chooser->slot(1).lb_value = 1u << 30;
+  rig.client = Client("abc");
+  rig.backends.pool(0, 10, std::make_unique<Connection>(rig.backends.log[0], cpong(), IoStatus::Eof));
+  rig.backends.will_answer(1, concat({cpong(), ok_reply("twice")}));
+  CHECK(rig.run("POST", length_body(3)) == 502);
+  CHECK(rig.backends.log[1].requests == 0);
+  CHECK(rig.client.rewound == 0);
+}
+
+TEST_CASE("request path: the CPING leads only requests that cannot be replayed", "[request]") {
+  Rig rig(1);
+  rig.cfg.ping_before_post = true;
+  rig.backends.will_answer(0, ok_reply("get"));
+  CHECK(rig.run("GET") == request::kHandled);
+  CHECK(rig.backends.log[0].cpings == 0);
+  rig.backends.will_answer(0, ok_reply("put"));
+  rig.client = Client("abc");
+  CHECK(rig.run("PUT", length_body(3)) == request::kHandled);  // idempotent: may be sent again anyway
+  CHECK(rig.backends.log[0].cpings == 0);
+  rig.backends.will_answer(0, concat({cpong(), ok_reply("patch")}));
+  rig.client = Client("abc");
+  CHECK(rig.run("PATCH", length_body(3)) == request::kHandled);
+  CHECK(rig.backends.log[0].cpings == 1);
+  CHECK(rig.backends.log[0].writes.back().size() == 3 + 6);  // then the body, on its own
 }
 
 TEST_CASE("request path: every member failing ends with the last failure's status", "[request]") {

@@ -128,6 +128,7 @@ class FakeClient final : public forward::ClientSide {
     pos_ += n;
     return {forward::IoStatus::Ok, n};
   }
+  void restart_body() { pos_ = 0; }  // a retry that resends the body from its start
   bool send_headers(const ajp::SendHeaders& h, std::optional<std::uint64_t> length) override {
     status = h.status;
     content_length = length;
