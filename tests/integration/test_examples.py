@@ -147,6 +147,11 @@ def test_operator_selfservice(layout, examples_work, tomcats):
         assert methods == {"operator": "busyness", "selfservice": "requests"}, methods
         members = {b["name"]: sorted(m["name"] for m in b["members"]) for b in snap["balancers"]}
         assert members == {"operator": ["node1", "node2"], "selfservice": ["node3", "node4"]}
+        mounts = {b["name"]: b["mounts"] for b in snap["balancers"]}
+        assert mounts["operator"] == ["<Location /operator>"], mounts
+        # The <Location> mount covers the section's path and below it, not a longer name.
+        r = get(h.port, "/operatorx/echo", headers={"Host": OPERATOR})
+        assert r.status == 404 and b'"route"' not in r.body, r
     finally:
         h.stop()
 
