@@ -40,6 +40,8 @@ class ClientBrigade final : public request::Client {
 
  private:
   bool pass();
+  // r->status_line for Tomcat's reason phrase; nullptr when httpd's own line says the same.
+  const char* status_line(const ajp::SendHeaders& headers) const;
   Read read_from_filters(std::span<std::uint8_t> out);
   request_rec* r_;
   apr_bucket_brigade* out_;

@@ -184,6 +184,7 @@ void map_request(request_rec* r, ajp::ForwardRequest& fr, request::ClientHead& h
   // Every header; request::prepare keeps those Tomcat may see.
   append_entries(r->headers_in, fr.headers);
 
+  fr.request_attributes.reserve(3);  // one allocation, not one per attribute
   if (fr.is_ssl) {
     add_ssl_attributes(r, fr);
   }
