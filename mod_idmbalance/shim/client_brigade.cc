@@ -16,14 +16,18 @@ namespace idmb::shim {
 ClientBrigade::ClientBrigade(request_rec* r)
     : r_(r),
       out_(apr_brigade_create(r->pool, r->connection->bucket_alloc)),
-      headers_before_(apr_table_copy(r->pool, r->headers_out)) {}
+      headers_before_(apr_is_empty_table(r->headers_out) ? nullptr : apr_table_copy(r->pool, r->headers_out)) {}
 
 void ClientBrigade::forget_response() {
   r_->status = HTTP_OK;
   r_->status_line = nullptr;
   r_->content_type = nullptr;
   r_->clength = 0;
-  r_->headers_out = apr_table_copy(r_->pool, headers_before_);
+  if (headers_before_ != nullptr) {
+    r_->headers_out = apr_table_copy(r_->pool, headers_before_);
+  } else {
+    apr_table_clear(r_->headers_out);
+  }
 }
 
 forward::IoStatus ClientBrigade::prefetch_body(std::size_t limit) {

@@ -46,7 +46,7 @@ class ClientBrigade final : public request::Client {
   request_rec* r_;
   apr_bucket_brigade* out_;
   apr_bucket_brigade* in_ = nullptr;  // created on the first body read
-  apr_table_t* headers_before_;       // headers_out as other modules left it before forwarding
+  apr_table_t* headers_before_;       // headers_out as other modules left it before forwarding (nullptr: empty)
   static constexpr std::size_t kMaxHeld = 64 * 1024;
   std::size_t held_ = 0;  // body bytes in out_, not passed yet
   bool body_ended_ = false;
