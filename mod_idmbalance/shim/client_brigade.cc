@@ -99,7 +99,8 @@ const char* ClientBrigade::status_line(const ajp::SendHeaders& headers) const {
   }
   // httpd's own phrase ("200 OK"): httpd sets that very line itself, and checks nothing.
   char code[8];
-  const std::string_view digits(code, static_cast<std::size_t>(std::to_chars(code, code + 8, headers.status).ptr - code));
+  const std::string_view digits(code,
+                                static_cast<std::size_t>(std::to_chars(code, code + 8, headers.status).ptr - code));
   const std::string_view own = ap_get_status_line(headers.status);
   const std::string_view reason = headers.reason;
   if (own.size() == digits.size() + 1 + reason.size() && own.starts_with(digits) && own[digits.size()] == ' ' &&

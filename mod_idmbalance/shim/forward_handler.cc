@@ -199,8 +199,9 @@ int forward_request(request_rec* r, Runtime& runtime, BalancerRuntime& balancer)
   // The usual 8 KiB packet on the stack: a pool block per request cost ~130 instructions, and
   // as many again when the pool went.
   std::array<std::uint8_t, ajp::kMinPacketSize> small_packet;
-  auto* packet = cfg.packet_size <= small_packet.size() ? small_packet.data()
-                                                        : static_cast<std::uint8_t*>(apr_palloc(r->pool, cfg.packet_size));
+  auto* packet = cfg.packet_size <= small_packet.size()
+                     ? small_packet.data()
+                     : static_cast<std::uint8_t*>(apr_palloc(r->pool, cfg.packet_size));
   const int answer = request::forward(cfg, *balancer.balancer, fr, prepared, plan, {backends, client, env, env},
                                       {packet, cfg.packet_size});
   return answer == request::kHandled ? OK : answer;
