@@ -166,6 +166,37 @@ class RequestEnv final : public request::Env, public log::Sink {
   bool chose_before_ = false;  // chose() ran: the IDMB_* choice variables exist
 };
 
+// The request's header and attribute vectors keep their capacity from one request to the next
+// on this thread (their entries are views into each request's pool, cleared at the end): no
+// allocation per request. A thread handles one forwarded request at a time.
+class ReusedVectors {
+ public:
+  explicit ReusedVectors(ajp::ForwardRequest& fr) : fr_(fr), spare_(spare()) {
+    fr_.headers.swap(spare_.headers);
+    fr_.request_attributes.swap(spare_.attributes);
+  }
+  ~ReusedVectors() {
+    fr_.headers.clear();
+    fr_.request_attributes.clear();
+    fr_.headers.swap(spare_.headers);
+    fr_.request_attributes.swap(spare_.attributes);
+  }
+  ReusedVectors(const ReusedVectors&) = delete;
+  ReusedVectors& operator=(const ReusedVectors&) = delete;
+
+ private:
+  struct Spare {
+    std::vector<ajp::Header> headers;
+    std::vector<ajp::Header> attributes;
+  };
+  static Spare& spare() {
+    thread_local Spare vectors;
+    return vectors;
+  }
+  ajp::ForwardRequest& fr_;
+  Spare& spare_;
+};
+
 std::vector<std::string_view> routes_of(request_rec* r, const config::StickyConfig& sticky) {
   if (!sticky.enabled) {
     return {};
@@ -180,6 +211,7 @@ std::vector<std::string_view> routes_of(request_rec* r, const config::StickyConf
 int forward_request(request_rec* r, Runtime& runtime, BalancerRuntime& balancer) {
   const auto& cfg = *balancer.config;
   ajp::ForwardRequest fr;
+  ReusedVectors reused(fr);
   request::ClientHead head;
   std::vector<ajp::Header> client_listed;
   map_request(r, fr, head, client_listed);
