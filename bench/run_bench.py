@@ -27,6 +27,7 @@ instant backend) for each front end.
 
     bench/run_bench.sh [--quick]            (builds build-bench/ first; see bench/README.md)
     python3 bench/run_bench.py [--rounds 3] [--seconds 3] [--quick] [--no-callgrind]
+    python3 bench/run_bench.py --callgrind-only idmbalance[,proxy_ajp,...]   (callgrind step only)
 
 Output: one table (medians) with mod_idmbalance's ratios against each anchor and the static
 ceiling, the targets, bench/results/<timestamp>.json and .png (throughput and p99 over
@@ -743,6 +744,46 @@ def build_type(module: Path) -> str:
     return m.group(1) if m else "unknown"
 
 
+def callgrind_only(args, module: Path, instant_bin: Path) -> int:
+    """--callgrind-only: the instant backend and the chosen front ends' httpd -X under
+    callgrind, as at the end of a full run, and nothing else (the `tc` balancer points at
+    ports nobody listens on; no request goes there)."""
+    setups = [s.strip() for s in args.callgrind_only.split(",")]
+    if any(s not in SETUPS for s in setups):
+        log(f"--callgrind-only: front ends are {', '.join(SETUPS)}")
+        return 2
+    workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(
+        prefix="bench-cg-", dir=stack.run_dir("bench")))
+    workdir = workdir.resolve()
+    stack.mkdirs(workdir)
+    stack.kill_leftovers(workdir)
+    cgdir = workdir / "callgrind"
+    stack.mkdirs(cgdir)
+    module_copy = workdir / "mod_idmbalance.so"
+    shutil.copy(module, module_copy)
+    os.chmod(module_copy, 0o644)
+    instant = Instant(instant_bin, workdir, args.backend_threads)
+    callgrind: dict = {}
+    try:
+        instant.start()
+        small = Scenario("instant", "get-small", 1, SETUPS)
+        for setup in setups:
+            h = make_httpd(setup, workdir, module_copy, stack.free_port(), stack.free_ports(2),
+                           instant.ports.get(setup, [0, 0]), args.threads_per_child, args.log_level)
+            subprocess.run(["chown", "-R", "www-data:www-data", str(h.root), str(cgdir)],
+                           check=True, timeout=60)
+            log(f"callgrind: {setup}, {args.callgrind_requests} small GETs")
+            callgrind[setup] = callgrind_one(setup, h, small.path(setup),
+                                             50 if args.quick else 200, args.callgrind_requests, cgdir)
+    finally:
+        instant.stop()
+        stack.kill_leftovers(workdir)
+    print_callgrind(callgrind)
+    for setup, c in callgrind.items():
+        print(f"dump ({setup}): {c['dump']}")
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--module", default=os.environ.get(
@@ -763,6 +804,9 @@ def main(argv=None) -> int:
     ap.add_argument("--callgrind-requests", type=int, default=1000,
                     help="small GETs counted under callgrind per front end (default 1000)")
     ap.add_argument("--no-callgrind", action="store_true")
+    ap.add_argument("--callgrind-only", metavar="SETUPS",
+                    help="only the callgrind step for these comma-separated front ends (e.g. "
+                         "idmbalance,proxy_ajp): no Tomcats, no load, no results files")
     ap.add_argument("--only", help="comma-separated scenario keys or prefixes, e.g. instant/get-small")
     ap.add_argument("--log-level", default="warn", help="httpd LogLevel (default warn)")
     ap.add_argument("--quick", action="store_true",
@@ -779,11 +823,16 @@ def main(argv=None) -> int:
             (stack.APACHE_MODULES / "mod_jk.so", "mod_jk (libapache2-mod-jk)")]
     tools = ["wrk", "gnuplot"] + ([] if args.no_callgrind else ["valgrind", "callgrind_control",
                                                                  "callgrind_annotate"])
+    if args.callgrind_only:
+        tools = ["valgrind", "callgrind_annotate"]
     need += [(Path(shutil.which(t) or f"/nonexistent/{t}"), t) for t in tools]
     for path, what in need:
         if not path.is_file():
             log(f"missing {what}: {path}  (scripts/install-deps.sh installs the packages)")
             return 2
+
+    if args.callgrind_only:
+        return callgrind_only(args, module, instant_bin)
 
     scs = scenarios(args.conns)
     if args.only:

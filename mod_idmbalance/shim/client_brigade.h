@@ -42,11 +42,13 @@ class ClientBrigade final : public request::Client {
 
  private:
   bool pass();
+  // r->status_line for Tomcat's reason phrase; nullptr when httpd's own line says the same.
+  const char* status_line(const ajp::SendHeaders& headers) const;
   Read read_from_filters(std::span<std::uint8_t> out);
   request_rec* r_;
   apr_bucket_brigade* out_;
   apr_bucket_brigade* in_ = nullptr;  // created on the first body read
-  apr_table_t* headers_before_;       // headers_out as other modules left it before forwarding
+  apr_table_t* headers_before_;       // headers_out as other modules left it before forwarding (nullptr: empty)
   static constexpr std::size_t kMaxHeld = 64 * 1024;
   std::size_t held_ = 0;  // body bytes in out_, not passed yet
   bool body_ended_ = false;

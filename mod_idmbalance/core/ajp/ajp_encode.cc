@@ -52,10 +52,13 @@ class Writer {
       fail(what() + " contains a NUL byte");
       return;
     }
-    u16(static_cast<std::uint16_t>(s.size()));
-    if (!s.empty() && pos_ + s.size() <= out_.size()) std::memcpy(out_.data() + pos_, s.data(), s.size());
-    pos_ += s.size();
-    byte(0);
+    // Length, bytes and NUL in one bounds check (byte() checks each byte).
+    if (pos_ + 2 + s.size() + 1 <= out_.size()) {
+      wire::put_u16(out_.data() + pos_, static_cast<std::uint16_t>(s.size()));
+      if (!s.empty()) std::memcpy(out_.data() + pos_ + 2, s.data(), s.size());
+      out_[pos_ + 2 + s.size()] = 0;
+    }
+    pos_ += 2 + s.size() + 1;
   }
 
   void null_string() { u16(wire::kNullString); }

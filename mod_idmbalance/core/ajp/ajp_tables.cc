@@ -40,7 +40,7 @@ constexpr char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>
 bool equals_ignore_case(std::string_view s, std::string_view lower_ref) {
   if (s.size() != lower_ref.size()) return false;
   for (std::size_t i = 0; i < s.size(); ++i) {
-    if (lower(s[i]) != lower_ref[i]) return false;
+    if (s[i] != lower_ref[i] && lower(s[i]) != lower_ref[i]) return false;
   }
   return true;
 }

@@ -76,7 +76,7 @@ Status MountMap::mount(std::string_view pattern, std::string_view balancer) {
     if (rule.balancer == balancer) return Ok{};
     return fail("IdmMount " + std::string(pattern) + " already mounted to balancer " + rule.balancer);
   }
-  mounts_.push_back(Rule{std::string(pattern), std::string(balancer)});
+  mounts_.push_back(Rule{std::string(pattern), std::string(balancer), count_literals(pattern)});
   return Ok{};
 }
 
@@ -89,7 +89,7 @@ Status MountMap::unmount(std::string_view pattern, std::string_view balancer) {
   for (const Rule& rule : unmounts_) {
     if (rule.pattern == pattern && rule.balancer == balancer) return Ok{};
   }
-  unmounts_.push_back(Rule{std::string(pattern), std::string(balancer)});
+  unmounts_.push_back(Rule{std::string(pattern), std::string(balancer), count_literals(pattern)});
   return Ok{};
 }
 
@@ -115,7 +115,7 @@ const std::string* MountMap::match(std::string_view normalized_path) const {
   bool best_exact = false;
   std::size_t best_literals = 0;
   for (const Rule& rule : mounts_) {
-    const std::size_t literals = count_literals(rule.pattern);
+    const std::size_t literals = rule.literals;
     const bool exact = literals == rule.pattern.size();
     // Only a strictly more specific rule can displace the current winner (ties: first wins),
     // so skip the glob for anything that could not.

@@ -30,6 +30,7 @@ class MountMap {
   struct Rule {
     std::string pattern;
     std::string balancer;
+    std::size_t literals = 0;  // pattern bytes other than * and ?, counted once (match())
   };
   const std::vector<Rule>& mounts() const { return mounts_; }
   const std::vector<Rule>& unmounts() const { return unmounts_; }
