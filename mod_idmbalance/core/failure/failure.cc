@@ -15,7 +15,8 @@ ErrorClass error_class(Outcome outcome) {
     case Outcome::BackendTimeout: return ErrorClass::Timeout;
     case Outcome::ProtocolError: return ErrorClass::Protocol;
     case Outcome::InvalidResponse: return ErrorClass::Response;
-    case Outcome::FailOnStatus: return ErrorClass::FailStatus;
+    case Outcome::FailOnStatus:
+    case Outcome::Stopping: return ErrorClass::FailStatus;
     case Outcome::RetryOnStatus:  // fails over, counted nowhere: -CODE does not blame the member
     case Outcome::Ok:
     case Outcome::LocalFailure:  // counted with client faults: not the member's

@@ -41,6 +41,7 @@ std::string_view to_string(Outcome o) {
     case Outcome::NewSessionRefused: return "new session refused";
     case Outcome::FailOnStatus: return "status listed in IdmFailOnStatus";
     case Outcome::RetryOnStatus: return "status listed in IdmFailOnStatus (not blamed)";
+    case Outcome::Stopping: return "Tomcat is stopping";
   }
   return "?";
 }
@@ -171,6 +172,11 @@ class Exchange {
     }
     if (!discard_body_ && declared_length_ && result_.bytes_from_backend != *declared_length_) {
       return stop(Outcome::InvalidResponse, "response body shorter than its Content-Length");
+    }
+    // A connector paused for a stop answers this to a request it reads: it never reached the
+    // application (an application's own 503 has a body or keeps the connection).
+    if (result_.status == 503 && !e.reuse && result_.bytes_from_backend == 0) {
+      return stop(Outcome::Stopping, "503 without a body, connection closed: the request did not run");
     }
     result_.outcome = Outcome::Ok;
     result_.reuse_connection = e.reuse;

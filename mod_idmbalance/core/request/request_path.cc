@@ -27,7 +27,8 @@ int status_for(const forward::Result& result) {
     case Outcome::InvalidResponse: return kBadGateway;
     case Outcome::NewSessionRefused:  // always retried; left over only when no member remains
     case Outcome::FailOnStatus:       // IdmFailOnStatus: Tomcat's answer is not passed on
-    case Outcome::RetryOnStatus: return kServiceUnavailable;
+    case Outcome::RetryOnStatus:
+    case Outcome::Stopping: return kServiceUnavailable;
   }
   return kBadGateway;
 }

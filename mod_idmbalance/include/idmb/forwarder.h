@@ -79,6 +79,10 @@ enum class Outcome {
   FailOnStatus,        // the answer's status is a CODE of IdmFailOnStatus: nothing reached the client,
                        // the connection is closed, the member is blamed; 503 unless retried elsewhere
   RetryOnStatus,       // the same for a -CODE of IdmFailOnStatus, without blaming the member
+  Stopping,            // a 503 without a body on a connection Tomcat closes: what Tomcat answers to a
+                       // request it read after its connector paused for a stop (no servlet ran);
+                       // nothing reached the client, counted as a fail_status fault, 503 unless
+                       // retried elsewhere
 };
 std::string_view to_string(Outcome o);
 

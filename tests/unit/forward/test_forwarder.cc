@@ -517,3 +517,27 @@ TEST_CASE("cping_first: a request head that leaves no room for the CPING goes ou
   CHECK(backend.writes[1].size() == full);
   CHECK(backend.writes[1][4] == 0x02);
 }
+
+TEST_CASE("A 503 without a body on a connection Tomcat closes is a stopping Tomcat's answer", "[forward]") {
+  FakeBackend backend;
+  backend.reply_after_write(0, concat({send_headers(503, {}), end_response(false)}));
+  FakeClient client;
+  auto result = run(backend, client);
+  CHECK(result.outcome == Outcome::Stopping);
+  CHECK_FALSE(result.response_started);
+  CHECK_FALSE(result.reuse_connection);
+  CHECK(result.status == 503);
+
+  SECTION("the application's own 503 is passed on: with a body, or on a connection kept open") {
+    FakeBackend with_body;
+    with_body.reply_after_write(0, concat({send_headers(503, {}), body_chunk("busy"), end_response(false)}));
+    FakeClient c1;
+    CHECK(run(with_body, c1).outcome == Outcome::Ok);
+    CHECK(c1.received == "busy");
+    FakeBackend kept;
+    kept.reply_after_write(0, concat({send_headers(503, {}), end_response(true)}));
+    FakeClient c2;
+    CHECK(run(kept, c2).outcome == Outcome::Ok);
+    CHECK(c2.status == 503);
+  }
+}

@@ -503,6 +503,29 @@ TEST_CASE("request path: the CPING leads only requests that cannot be replayed",
   CHECK(rig.backends.log[0].writes.back().size() == 3 + 6);  // then the body, on its own
 }
 
+TEST_CASE("request path: a stopping Tomcat's 503 sends a GET to another member, never a POST", "[request]") {
+  const Bytes stopping = concat({send_headers(503, {}), end_response(false)});
+  Rig rig;
+  rig.chooser->slot(1).lb_value = 1u << 30;  // m0 first
+  rig.backends.will_answer(0, stopping);
+  rig.backends.will_answer(1, ok_reply("elsewhere"));
+  CHECK(rig.run("GET") == request::kHandled);
+  CHECK(rig.client.inner.received == "elsewhere");
+  CHECK(rig.client.forgotten == 1);  // the 503's headers never reach the client
+  CHECK(rig.errors(0) == 1);         // counted as a fail_status fault
+  CHECK(rig.env.logged(log::Level::Error, "member m0 (127.0.0.1:8000) of balancer app: Tomcat is stopping"));
+
+  SECTION("a POST it may not have run stays where it was: 503") {
+    Rig post;
+    post.chooser->slot(1).lb_value = 1u << 30;
+    post.client = Client("abc");
+    post.backends.will_answer(0, stopping);
+    post.backends.will_answer(1, ok_reply("twice"));
+    CHECK(post.run("POST", length_body(3)) == 503);
+    CHECK(post.backends.log[1].requests == 0);
+  }
+}
+
 TEST_CASE("request path: every member failing ends with the last failure's status", "[request]") {
   Rig rig;
   CHECK(rig.run() == 503);
