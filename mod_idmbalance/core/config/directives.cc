@@ -115,8 +115,8 @@ constexpr auto kTable = std::to_array<Directive>({
                "take a member whose error rate or p99 stands far above its peers' out for a while",
                d::outlier_detection),
     in_section("IdmPingBeforePost",
-               "IdmPingBeforePost on|off: CPING a connection before a request that cannot be replayed (POST, "
-               "PATCH, ...) goes out on it, so a stopping Tomcat never loses one",
+               "IdmPingBeforePost on|off: send a request that cannot be replayed (POST, PATCH, ...) behind a "
+               "CPING, so one that a stopping Tomcat closed unread can go to another member",
                [](BalancerConfig& b, std::string_view name, const Args& args) {
                  return d::on_off(b.ping_before_post, name, args);
                }),

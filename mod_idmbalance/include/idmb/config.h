@@ -71,8 +71,8 @@ struct BalancerConfig {
   std::uint32_t reply_timeout_ms = 60000;    // IdmReplyTimeout: gap between backend packets
   std::uint32_t ping_after_idle_ms = 10000;  // IdmPingAfterIdle: idle time after which reuse needs a CPING
   // IdmPingBeforePost: a request that may not be replayed once sent (POST, PATCH, ...) goes out
-  // only on a connection that has just answered CPONG. A stopping Tomcat closes its keep-alive
-  // connections without reading what arrives; the CPING shows that before the request is gone.
+  // behind a CPING in the same write. A stopping Tomcat closes its keep-alive connections without
+  // reading what arrives; a close before the CPONG shows the request was not read, so it may move.
   bool ping_before_post = true;
   std::uint32_t pool_idle_timeout_ms = 60000;  // IdmPoolIdleTimeout: idle connections are closed after this
   std::uint32_t pool_max = 0;                  // IdmPoolSize: 0 = ThreadsPerChild, else 1..kMaxPoolSize
