@@ -69,16 +69,7 @@ class Exchange {
     // From here on a byte may have reached Tomcat; behind a CPING, only once it answers.
     result_.request_sent = !options_.cping_first;
     awaiting_cpong_ = options_.cping_first;
-    if (auto s = write_request(*size); s != IoStatus::Ok) {
-      return finish(Outcome::BackendClosed, "sending request: " + std::string(to_string(s)));
-    }
-    // Tomcat expects the first body packet unsolicited iff it was told a Content-Length > 0.
-    if (body_.kind == BodyPlan::Kind::Length) {
-      if (!send_body_packet(ajp::max_request_body_chunk(options_.packet_size))) {
-        return result_;
-      }
-    }
-    return relay_response();
+    return send_request(*size) ? relay_response() : result_;
   }
 
  private:
@@ -190,19 +181,38 @@ class Exchange {
     return true;
   }
 
-  // FORWARD_REQUEST (encoded at the start of packet_), behind a CPING if asked: one write when
-  // both fit the packet.
-  IoStatus write_request(std::size_t size) {
-    if (!options_.cping_first) return backend_.write_all(packet_.first(size));
-    std::array<std::uint8_t, ajp::kCpingSize> cping{};
-    ajp::encode_cping(cping);
-    if (size + cping.size() > packet_.size()) {
-      if (auto s = backend_.write_all(cping); s != IoStatus::Ok) return s;
-      return backend_.write_all(packet_.first(size));
+  // The FORWARD_REQUEST (encoded at the start of packet_), behind a CPING if asked, and the
+  // first body packet, which Tomcat expects unsolicited iff it was told a Content-Length > 0.
+  // All in one write when they fit the packet: a small POST (a login form) costs one send,
+  // one TCP segment, and Tomcat reads it all at once.
+  bool send_request(std::size_t size) {
+    std::size_t head = size;
+    if (options_.cping_first) {
+      std::array<std::uint8_t, ajp::kCpingSize> cping{};
+      ajp::encode_cping(cping);
+      if (size + cping.size() <= packet_.size()) {
+        std::memmove(packet_.data() + cping.size(), packet_.data(), size);
+        std::copy(cping.begin(), cping.end(), packet_.begin());
+        head += cping.size();
+      } else if (auto s = backend_.write_all(cping); s != IoStatus::Ok) {
+        return stop(Outcome::BackendClosed, "sending request: " + std::string(to_string(s)));
+      }
     }
-    std::memmove(packet_.data() + cping.size(), packet_.data(), size);
-    std::copy(cping.begin(), cping.end(), packet_.begin());
-    return backend_.write_all(packet_.first(size + cping.size()));
+    const std::size_t max_chunk = ajp::max_request_body_chunk(options_.packet_size);
+    if (body_.kind == BodyPlan::Kind::Length && body_.length <= max_chunk &&
+        head + ajp::kBodyChunkOverhead + body_.length <= packet_.size()) {
+      auto chunk = fill_body_packet(packet_.subspan(head), static_cast<std::size_t>(body_.length));
+      return chunk && write_or_stop(packet_.first(head + *chunk), "sending request") && sent_body_packet(*chunk);
+    }
+    if (!write_or_stop(packet_.first(head), "sending request")) return false;
+    return body_.kind != BodyPlan::Kind::Length || send_body_packet(max_chunk);
+  }
+
+  bool write_or_stop(std::span<const std::uint8_t> bytes, std::string_view what) {
+    if (auto s = backend_.write_all(bytes); s != IoStatus::Ok) {
+      return stop(Outcome::BackendClosed, std::string(what) + ": " + std::string(to_string(s)));
+    }
+    return true;
   }
 
   bool stop(Outcome outcome, std::string detail) {
@@ -263,17 +273,29 @@ class Exchange {
 
   // Sends up to `max` client body bytes as one packet (the empty packet once the body ends).
   bool send_body_packet(std::size_t max) {
+    auto size = fill_body_packet(packet_, max);
+    return size && write_or_stop(packet_.first(*size), "sending body") && sent_body_packet(*size);
+  }
+
+  bool sent_body_packet(std::size_t packet_size) {
+    result_.bytes_to_backend += packet_size - ajp::kBodyChunkOverhead;
+    return true;
+  }
+
+  // Reads up to `max` client body bytes into a body packet at the start of `out` (the empty
+  // packet once the body ends); returns its size, or nothing once result_ is final.
+  std::optional<std::size_t> fill_body_packet(std::span<std::uint8_t> out, std::size_t max) {
     std::size_t n = 0;
     if (!body_done_) {
       if (body_.kind == BodyPlan::Kind::Length) {
         max = static_cast<std::size_t>(std::min<std::uint64_t>(max, body_remaining_));
       }
-      auto room = packet_.subspan(ajp::kBodyChunkOverhead, max);
+      auto room = out.subspan(ajp::kBodyChunkOverhead, max);
       while (n < max) {
         auto read = client_.read_body(room.subspan(n));
         if (read.status == IoStatus::TooLarge) {
           finish(Outcome::ClientBodyTooLarge, "client body: over LimitRequestBody");
-          return false;
+          return std::nullopt;
         }
         if (read.status != IoStatus::Ok) {
           return fail_body("client body: " + std::string(to_string(read.status)));
@@ -295,18 +317,12 @@ class Exchange {
         body_done_ = true;
       }
     }
-    std::size_t size = ajp::finish_body_chunk(packet_, n);
-    if (auto s = backend_.write_all(packet_.first(size)); s != IoStatus::Ok) {
-      finish(Outcome::BackendClosed, "sending body: " + std::string(to_string(s)));
-      return false;
-    }
-    result_.bytes_to_backend += n;
-    return true;
+    return ajp::finish_body_chunk(out, n);
   }
 
-  bool fail_body(std::string detail) {
+  std::nullopt_t fail_body(std::string detail) {
     finish(Outcome::ClientBodyError, std::move(detail));
-    return false;
+    return std::nullopt;
   }
 
   Result finish(Outcome outcome, std::string detail) {

@@ -51,6 +51,20 @@ std::string body_of(const Bytes& packet) {
   return std::string(packet.begin() + 6, packet.end());
 }
 
+// The packets (12 34 len(2) payload) one write carried, in order.
+std::vector<Bytes> packets_of(const Bytes& write) {
+  std::vector<Bytes> packets;
+  std::size_t at = 0;
+  while (at < write.size()) {
+    REQUIRE(write.size() - at >= 4);
+    const std::size_t end = at + 4 + ((write[at + 2] << 8) | write[at + 3]);
+    REQUIRE(end <= write.size());
+    packets.emplace_back(write.begin() + static_cast<long>(at), write.begin() + static_cast<long>(end));
+    at = end;
+  }
+  return packets;
+}
+
 }  // namespace
 
 TEST_CASE("GET: headers and body are relayed, reuse honoured", "[forward]") {
@@ -122,6 +136,41 @@ TEST_CASE("Content-Length body: first packet unsolicited, the rest on GET_BODY_C
   CHECK(body_of(backend.writes[2]) == body.substr(8186));
   CHECK(result.bytes_to_backend == body.size());
   CHECK(result.body_consumed);
+}
+
+TEST_CASE("A body that fits the packet after the request leaves in the same write", "[forward]") {
+  FakeBackend backend;
+  backend.reply_after_write(0, concat({send_headers(200, {}), end_response(true)}));
+  FakeClient client("user=alice&password=secret");
+  auto result = run(backend, client, {BodyPlan::Kind::Length, 26}, "POST");
+  CHECK(result.outcome == Outcome::Ok);
+  REQUIRE(backend.writes.size() == 1);
+  const auto packets = packets_of(backend.writes[0]);
+  REQUIRE(packets.size() == 2);
+  CHECK(packets[0][4] == 0x02);  // FORWARD_REQUEST
+  CHECK(body_of(packets[1]) == "user=alice&password=secret");
+  CHECK(result.bytes_to_backend == 26);
+  CHECK(result.reuse_connection);
+
+  SECTION("one that does not fit goes in a packet of its own, whole, not cut to the space left") {
+    const std::string big(8186, 'b');  // a whole packet's worth: no room beside the request head
+    FakeBackend apart;
+    apart.reply_after_write(1, concat({send_headers(200, {}), end_response(true)}));
+    FakeClient uploader(big);
+    auto r = run(apart, uploader, {BodyPlan::Kind::Length, big.size()}, "POST");
+    CHECK(r.outcome == Outcome::Ok);
+    REQUIRE(apart.writes.size() == 2);
+    CHECK(packets_of(apart.writes[0]).size() == 1);
+    CHECK(body_of(apart.writes[1]) == big);
+  }
+  SECTION("a client that sends less than its Content-Length: nothing reaches Tomcat") {
+    FakeBackend untouched;
+    FakeClient short_client("user=al", /*body_is_short=*/true);
+    auto r = run(untouched, short_client, {BodyPlan::Kind::Length, 26}, "POST");
+    CHECK(r.outcome == Outcome::ClientBodyError);
+    CHECK(untouched.writes.empty());
+    CHECK_FALSE(r.reuse_connection);
+  }
 }
 
 TEST_CASE("Chunked body: nothing unsolicited, ends with an empty packet", "[forward]") {
@@ -435,22 +484,21 @@ const Bytes kCping{0x12, 0x34, 0x00, 0x01, 0x0A};
 
 }  // namespace
 
-TEST_CASE("cping_first: a CPING leads the request in the same write, and the CPONG comes first", "[forward]") {
+TEST_CASE("cping_first: a CPING leads the request and its small body in one write; the CPONG comes first",
+          "[forward]") {
   FakeBackend backend;
-  backend.reply_after_write(1, concat({cpong(), send_headers(200, {}), body_chunk("done"), end_response(true)}));
+  backend.reply_after_write(0, concat({cpong(), send_headers(200, {}), body_chunk("done"), end_response(true)}));
   FakeClient client("abc");
   auto result = run_behind_cping(backend, client, {BodyPlan::Kind::Length, 3});
   CHECK(result.outcome == Outcome::Ok);
   CHECK(result.reuse_connection);
   CHECK(client.received == "done");
-  REQUIRE(backend.writes.size() == 2);
-  const Bytes& first = backend.writes[0];
-  REQUIRE(first.size() > kCping.size() + 4);
-  CHECK(Bytes(first.begin(), first.begin() + 5) == kCping);
-  CHECK(first[5] == 0x12);
-  CHECK(first[6] == 0x34);
-  CHECK(first[9] == 0x02);  // FORWARD_REQUEST
-  CHECK(body_of(backend.writes[1]) == "abc");
+  REQUIRE(backend.writes.size() == 1);
+  const auto packets = packets_of(backend.writes[0]);
+  REQUIRE(packets.size() == 3);
+  CHECK(packets[0] == kCping);
+  CHECK(packets[1][4] == 0x02);  // FORWARD_REQUEST
+  CHECK(body_of(packets[2]) == "abc");
 }
 
 TEST_CASE("cping_first: closed before the CPONG, the request never reached Tomcat", "[forward]") {
@@ -480,7 +528,7 @@ TEST_CASE("cping_first: closed before the CPONG, the request never reached Tomca
 
 TEST_CASE("cping_first: anything but a CPONG first is a protocol error", "[forward]") {
   FakeBackend backend;
-  backend.reply_after_write(1, concat({send_headers(200, {}), end_response(true)}));
+  backend.reply_after_write(0, concat({send_headers(200, {}), end_response(true)}));
   FakeClient client("abc");
   auto result = run_behind_cping(backend, client, {BodyPlan::Kind::Length, 3});
   CHECK(result.outcome == Outcome::ProtocolError);
@@ -488,7 +536,7 @@ TEST_CASE("cping_first: anything but a CPONG first is a protocol error", "[forwa
 
   SECTION("and a second CPONG is one too") {
     FakeBackend twice;
-    twice.reply_after_write(1, concat({cpong(), cpong()}));
+    twice.reply_after_write(0, concat({cpong(), cpong()}));
     FakeClient again("abc");
     CHECK(run_behind_cping(twice, again, {BodyPlan::Kind::Length, 3}).outcome == Outcome::ProtocolError);
   }
