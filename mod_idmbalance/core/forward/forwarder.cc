@@ -202,7 +202,7 @@ class Exchange {
     if (body_.kind == BodyPlan::Kind::Length && body_.length <= max_chunk &&
         head + ajp::kBodyChunkOverhead + body_.length <= packet_.size()) {
       auto chunk = fill_body_packet(packet_.subspan(head), static_cast<std::size_t>(body_.length));
-      return chunk && write_or_stop(packet_.first(head + *chunk), "sending request") && sent_body_packet(*chunk);
+      return chunk && write_or_stop(packet_.first(head + *chunk), "sending request") && count_sent_body(*chunk);
     }
     if (!write_or_stop(packet_.first(head), "sending request")) return false;
     return body_.kind != BodyPlan::Kind::Length || send_body_packet(max_chunk);
@@ -274,10 +274,11 @@ class Exchange {
   // Sends up to `max` client body bytes as one packet (the empty packet once the body ends).
   bool send_body_packet(std::size_t max) {
     auto size = fill_body_packet(packet_, max);
-    return size && write_or_stop(packet_.first(*size), "sending body") && sent_body_packet(*size);
+    return size && write_or_stop(packet_.first(*size), "sending body") && count_sent_body(*size);
   }
 
-  bool sent_body_packet(std::size_t packet_size) {
+  // Counts a body packet's data bytes once the packet is written; true, to chain after it.
+  bool count_sent_body(std::size_t packet_size) {
     result_.bytes_to_backend += packet_size - ajp::kBodyChunkOverhead;
     return true;
   }
