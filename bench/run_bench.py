@@ -408,6 +408,7 @@ def verify(sc: Scenario, setup: str, port: int, tomcat_session: str) -> None:
 
 MARK_PATH = "/callgrind-mark-404"          # a 404 from httpd itself in every front end
 MARK_FUNCTION = "ap_send_error_response"  # called for that 404 only, never for a 200
+FORM_BODY = b"user=alice&password=secret"  # the small POST counted after the GETs: a login form
 
 
 def callgrind_functions(dump: Path) -> List[tuple]:
@@ -426,7 +427,8 @@ def callgrind_one(setup: str, h: stack.Httpd, path: str, warm: int, n: int, outd
     """httpd -X under callgrind, one keep-alive connection: `warm` small GETs, a 404, `n` small
     GETs, a 404. --dump-before on the 404's error-response function writes a dump (and zeroes
     the counters) at each 404, so the second dump holds exactly the n requests (plus the tail
-    of one 404 and the head of the next, which the mark costs below subtract). httpd runs as
+    of one 404 and the head of the next, which the mark costs below subtract). Then one 404
+    alone (that mark cost), and for a module, n small form POSTs and a 404. httpd runs as
     www-data from the start: a process that changes its uid can no longer be steered by
     callgrind_control, and this needs no steering."""
     out = outdir / f"callgrind.{setup}.out"
@@ -449,12 +451,17 @@ def callgrind_one(setup: str, h: stack.Httpd, path: str, warm: int, n: int, outd
             t1 = time.monotonic()
             conn = http.client.HTTPConnection("127.0.0.1", h.port, timeout=60)
 
-            def get(req_path: str, status: int) -> None:
-                conn.request("GET", req_path)
+            def get(req_path: str, status: int, method: str = "GET") -> None:
+                if method == "POST":
+                    conn.request("POST", req_path, body=FORM_BODY,
+                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+                else:
+                    conn.request(method, req_path)
                 r = conn.getresponse()
                 body = r.read()
                 if r.status != status or (status == 200 and len(body) != SMALL):
-                    raise RuntimeError(f"callgrind {setup} {req_path}: status {r.status}, {len(body)} bytes")
+                    raise RuntimeError(f"callgrind {setup} {method} {req_path}: status {r.status}, "
+                                       f"{len(body)} bytes")
             try:
                 for _ in range(warm):
                     get(path, 200)
@@ -465,6 +472,10 @@ def callgrind_one(setup: str, h: stack.Httpd, path: str, warm: int, n: int, outd
                 get(MARK_PATH, 404)            # dump 2: the n requests
                 t3 = time.monotonic()
                 get(MARK_PATH, 404)            # dump 3: one 404 and nothing else (mark cost)
+                if setup != "static":
+                    for _ in range(n):
+                        get(path, 200, "POST")
+                    get(MARK_PATH, 404)        # dump 4: the n POSTs
             finally:
                 conn.close()
         finally:
@@ -484,13 +495,16 @@ def callgrind_one(setup: str, h: stack.Httpd, path: str, warm: int, n: int, outd
         return int(m.group(1))
     window, mark = total(2), total(3)
     per_request = (window - mark) / n
+    per_post = (total(4) - mark) / n if setup != "static" else None
     log(f"  {setup}: start {t1 - t0:.1f}s, {warm} warm-up requests {t2 - t1:.1f}s, {n} requests "
-        f"{t3 - t2:.1f}s; {per_request:,.0f} instructions/request")
+        f"{t3 - t2:.1f}s; {per_request:,.0f} instructions/request"
+        + (f", {per_post:,.0f} per small POST" if per_post else ""))
     # A dump taken mid-run charges the calls still active (the worker thread's frames: clone,
     # start_thread, the MPM's worker loop) with everything under them: leave those out.
     funcs = [(v, f) for v, f in callgrind_functions(Path(f"{out}.2")) if v < 0.5 * window]
     return {"requests": n, "warm": warm, "ir_window": window, "ir_mark_404": mark,
-            "instructions_per_request": per_request, "seconds": round(time.monotonic() - t0, 1),
+            "instructions_per_request": per_request, "instructions_per_small_post": per_post,
+            "seconds": round(time.monotonic() - t0, 1),
             "top_self_per_request": [{"ir": round(v / n), "function": f} for v, f in funcs[:25]],
             "dump": f"{out}.2"}
 
@@ -743,6 +757,14 @@ def print_callgrind(cg: dict) -> None:
         rel = f"  x{c['instructions_per_request'] / base:.2f} of mod_proxy_ajp" if base else ""
         print(f"  {LABEL[setup]:<15} {c['instructions_per_request']:>10,.0f} instructions/request"
               f"  ({c['requests']} requests){rel}")
+    post_base = cg.get("proxy_ajp", {}).get("instructions_per_small_post")
+    posts = [(s, cg[s]["instructions_per_small_post"]) for s in SETUPS
+             if cg.get(s, {}).get("instructions_per_small_post")]
+    if posts:
+        print(f"  and per small POST ({len(FORM_BODY)}-byte form body):")
+        for setup, v in posts:
+            rel = f"  x{v / post_base:.2f} of mod_proxy_ajp" if post_base else ""
+            print(f"  {LABEL[setup]:<15} {v:>10,.0f} instructions/request{rel}")
     if cg.get("idmbalance"):
         print("  mod_idmbalance, most self cost per request:")
         for f in cg["idmbalance"]["top_self_per_request"][:12]:
