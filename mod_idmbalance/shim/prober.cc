@@ -4,8 +4,10 @@
 // recovered member's slow start is settled here. No user request is ever used as a probe. The
 // lease holder also runs outlier ejection (outlier_detector.h) for balancers that turn it on.
 #include <atomic>
-#include <optional>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
 #include <thread>
 #include <unistd.h>
 
@@ -36,6 +38,9 @@ struct Prober {
   Runtime* runtime;
   server_rec* server;
   std::atomic<bool> stop{false};
+  // Wakes the tick's wait when the child exits: a stopping child does not wait out a tick.
+  std::mutex stop_mutex;
+  std::condition_variable stop_signal;
   std::thread thread;
   std::vector<outlier::Detector> detectors;  // one per balancer, in runtime order
 };
@@ -181,7 +186,8 @@ void run(Prober& p) {
         detector.reset();
       }
     }
-    std::this_thread::sleep_for(kTick);
+    std::unique_lock lock(p.stop_mutex);
+    p.stop_signal.wait_for(lock, kTick, [&p] { return p.stop.load(); });
   }
   if (p.runtime->table) {
     p.runtime->table->release_prober_lease(pid);  // let another child take over at once
@@ -190,7 +196,11 @@ void run(Prober& p) {
 
 apr_status_t stop_prober(void* data) {
   auto* p = static_cast<Prober*>(data);
-  p->stop.store(true);
+  {
+    std::lock_guard lock(p->stop_mutex);  // so the store cannot fall between the wait's check and its sleep
+    p->stop.store(true);
+  }
+  p->stop_signal.notify_all();
   if (p->thread.joinable()) {
     p->thread.join();
   }
