@@ -69,6 +69,7 @@ LABEL = {"idmbalance": "mod_idmbalance", "jk": "mod_jk", "proxy_ajp": "mod_proxy
 SECRET = stack.DEFAULT_SECRET
 SWEEP = (1, 8, 32, 128, 512)
 SMALL, BIG, POST_BODY = 100, 100 * 1024, 64 * 1024
+FORM_BODY = b"user=alice&password=secret"  # the small POST: a login form
 INSTANT_ROUTES = ("i1", "i2")
 INSTANT_SESSION = "0123456789ABCDEF0123456789ABCDEF.i2"  # sticky to i2
 DEFAULT_BUILD = REPO / "build-bench"
@@ -93,7 +94,7 @@ def pattern(n: int) -> bytes:
 @dataclasses.dataclass
 class Scenario:
     backend: str    # "instant" | "tomcat"
-    kind: str       # "get-small" | "get-100k" | "post-64k" | "sticky"
+    kind: str       # "get-small" | "get-100k" | "post-64k" | "post-form" | "sticky"
     conns: int
     setups: tuple
 
@@ -104,11 +105,19 @@ class Scenario:
     @property
     def title(self) -> str:
         return {"get-small": "GET 100 B", "get-100k": "GET 100 KB", "post-64k": "POST 64 KB",
-                "sticky": "sticky GET"}[self.kind]
+                "post-form": "POST form", "sticky": "sticky GET"}[self.kind]
 
     @property
     def method(self) -> str:
-        return "POST" if self.kind == "post-64k" else "GET"
+        return "POST" if self.kind.startswith("post-") else "GET"
+
+    @property
+    def body(self) -> Optional[bytes]:
+        return {"post-64k": b"x" * POST_BODY, "post-form": FORM_BODY}.get(self.kind)
+
+    @property
+    def content_type(self) -> str:
+        return "application/x-www-form-urlencoded" if self.kind == "post-form" else "application/octet-stream"
 
     def path(self, setup: str) -> str:
         if setup == "static":
@@ -128,6 +137,7 @@ def scenarios(conns: int) -> List[Scenario]:
     out = [Scenario("instant", "get-small", c, SETUPS) for c in SWEEP]
     out += [Scenario("instant", "get-100k", conns, SETUPS),
             Scenario("instant", "post-64k", conns, MODULES),
+            Scenario("instant", "post-form", conns, MODULES),
             Scenario("instant", "sticky", conns, MODULES)]
     out += [Scenario("tomcat", k, 1, MODULES) for k in ("get-small", "get-100k", "post-64k", "sticky")]
     return out
@@ -253,9 +263,12 @@ end
 
 def wrk_script(path: Path, sc: Scenario, tomcat_session: str) -> Path:
     body = cookie = ""
-    if sc.method == "POST":
-        body = (f'wrk.body = string.rep("x", {POST_BODY})\n'
-                'wrk.headers["Content-Type"] = "application/octet-stream"')
+    if sc.kind == "post-64k":
+        body = f'wrk.body = string.rep("x", {POST_BODY})\n'
+    elif sc.body is not None:
+        body = f'wrk.body = "{sc.body.decode()}"\n'
+    if sc.body is not None:
+        body += f'wrk.headers["Content-Type"] = "{sc.content_type}"'
     c = sc.cookie(tomcat_session)
     if c:
         cookie = f'wrk.headers["Cookie"] = "{c}"'
@@ -366,12 +379,13 @@ class LogWatch:
 
 
 def fetch(port: int, path: str, method: str = "GET", body: Optional[bytes] = None,
-          cookie: Optional[str] = None, timeout: float = 20) -> tuple:
+          cookie: Optional[str] = None, timeout: float = 20,
+          content_type: str = "application/octet-stream") -> tuple:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         headers = {"Cookie": cookie} if cookie else {}
         if body is not None:
-            headers["Content-Type"] = "application/octet-stream"
+            headers["Content-Type"] = content_type
         conn.request(method, path, body=body, headers=headers)
         r = conn.getresponse()
         return r.status, dict((k.lower(), v) for k, v in r.getheaders()), r.read()
@@ -381,16 +395,16 @@ def fetch(port: int, path: str, method: str = "GET", body: Optional[bytes] = Non
 
 def verify(sc: Scenario, setup: str, port: int, tomcat_session: str) -> None:
     """One request as wrk will send it: 200 and the right body (and route, when sticky)."""
-    body = b"x" * POST_BODY if sc.method == "POST" else None
-    status, headers, data = fetch(port, sc.path(setup), sc.method, body, sc.cookie(tomcat_session))
+    status, headers, data = fetch(port, sc.path(setup), sc.method, sc.body, sc.cookie(tomcat_session),
+                                  content_type=sc.content_type)
     where = f"{setup} {sc.key} {sc.path(setup)}"
     if status != 200:
         raise RuntimeError(f"{where}: status {status}: {data[:200]!r}")
     if sc.method == "POST":
         got = (json.loads(data)["bodyLength"] if sc.backend == "tomcat"
                else int(headers.get("x-body-length", -1)))
-        if got != POST_BODY:
-            raise RuntimeError(f"{where}: backend saw a {got}-byte body, want {POST_BODY}")
+        if got != len(sc.body):
+            raise RuntimeError(f"{where}: backend saw a {got}-byte body, want {len(sc.body)}")
     else:
         want = pattern(BIG if sc.kind == "get-100k" else SMALL)
         if data != want:
@@ -408,7 +422,6 @@ def verify(sc: Scenario, setup: str, port: int, tomcat_session: str) -> None:
 
 MARK_PATH = "/callgrind-mark-404"          # a 404 from httpd itself in every front end
 MARK_FUNCTION = "ap_send_error_response"  # called for that 404 only, never for a 200
-FORM_BODY = b"user=alice&password=secret"  # the small POST counted after the GETs: a login form
 
 
 def callgrind_functions(dump: Path) -> List[tuple]:
@@ -886,8 +899,9 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=2, help="wrk -t (default 2)")
     ap.add_argument("--conns", type=int, default=32,
                     help="wrk -c for the instant 100 KB, POST and sticky runs (default 32)")
-    ap.add_argument("--threads-per-child", type=int, default=320,
-                    help="httpd ThreadsPerChild, 2 children (default 320: >= the largest -c)")
+    ap.add_argument("--threads-per-child", type=int, default=max(SWEEP) + 8,
+                    help=f"httpd ThreadsPerChild, 2 children (default {max(SWEEP) + 8}: one child alone can "
+                         "serve the largest -c)")
     ap.add_argument("--backend-threads", type=int, default=2, help="instant backend threads (2)")
     ap.add_argument("--callgrind-requests", type=int, default=1000,
                     help="small GETs counted under callgrind per front end (default 1000)")
