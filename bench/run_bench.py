@@ -656,20 +656,24 @@ def verdict(ok: bool, near: bool = False) -> str:
     return "MET" if ok else ("NEAR" if near else "NOT MET")
 
 
-def kernel_shares(a: dict, b: dict) -> str:
-    if a.get("httpd_sys_share") is None or b.get("httpd_sys_share") is None:
-        return ""
-    return f" (kernel {pct(a['httpd_sys_share']):.0f}% against {pct(b['httpd_sys_share']):.0f}%)"
+def cpu_ratio_note(idm: Optional[dict], other: Optional[dict], of: str = "") -> Optional[str]:
+    """'httpd CPU per request xN[ of …] (kernel A% against B%)', or None without both figures."""
+    if not idm or not other or not idm["httpd_cpu_us_per_req"] or not other["httpd_cpu_us_per_req"]:
+        return None
+    note = f"httpd CPU per request x{idm['httpd_cpu_us_per_req'] / other['httpd_cpu_us_per_req']:.2f}{of}"
+    if idm.get("httpd_sys_share") is not None and other.get("httpd_sys_share") is not None:
+        note += f" (kernel {pct(idm['httpd_sys_share']):.0f}% against {pct(other['httpd_sys_share']):.0f}%)"
+    return note
 
 
 def anchor_cost_note(s: dict) -> str:
     """Per request: httpd's CPU against the better anchor's, and the backend's, which every
     front end pays alike on the same cores."""
     idm, best = s["setups"].get("idmbalance"), s["setups"].get(s["ratios"]["better_anchor"])
-    if not idm or not best or not idm["httpd_cpu_us_per_req"] or not best["httpd_cpu_us_per_req"]:
+    ratio = cpu_ratio_note(idm, best)
+    if ratio is None:
         return ""
-    note = (f"; httpd CPU per request x{idm['httpd_cpu_us_per_req'] / best['httpd_cpu_us_per_req']:.2f}"
-            f"{kernel_shares(idm, best)}")
+    note = "; " + ratio
     if idm.get("backend_cpu_us_per_req"):
         note += f", the backend {idm['backend_cpu_us_per_req']:.0f} us per request besides"
     return note + kernel_bound_note(idm, best)
@@ -699,10 +703,10 @@ def static_cost_note(sweep: list, callgrind: dict) -> str:
     against the instructions it runs in user space."""
     s = next((s for s in sweep if s["conns"] == 32), sweep[-1])
     idm, static = s["setups"].get("idmbalance"), s["setups"].get("static")
-    if not idm or not static or not idm["httpd_cpu_us_per_req"] or not static["httpd_cpu_us_per_req"]:
+    ratio = cpu_ratio_note(idm, static, " of the static file's")
+    if ratio is None:
         return ""
-    note = (f"; at c{s['conns']} httpd CPU per request x{idm['httpd_cpu_us_per_req'] / static['httpd_cpu_us_per_req']:.2f}"
-            f" of the static file's{kernel_shares(idm, static)}")
+    note = f"; at c{s['conns']} {ratio}"
     if callgrind.get("idmbalance") and callgrind.get("static"):
         x = callgrind["idmbalance"]["instructions_per_request"] / callgrind["static"]["instructions_per_request"]
         note += f", user-space instructions x{x:.2f}"
